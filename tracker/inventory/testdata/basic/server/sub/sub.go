@@ -1,0 +1,3 @@
+package sub
+
+func Helper() int { return 42 }

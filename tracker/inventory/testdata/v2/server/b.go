@@ -1,0 +1,3 @@
+package server
+
+func movesToB() int { return 7 }
