@@ -10,6 +10,10 @@ import (
 
 // nouns are porttracker's top-level commands. Adding a noun is one line here.
 var nouns = []func(f *Factory) *cobra.Command{
+	NewCmdBatch,
+	NewCmdFeature,
+	NewCmdTest,
+	NewCmdReport,
 	NewCmdDB,
 	NewCmdVersion,
 }
