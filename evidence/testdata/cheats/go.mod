@@ -1,0 +1,3 @@
+module cheats
+
+go 1.26

@@ -1,0 +1,20 @@
+package honest
+
+// Stack is generic: its methods' symbols read honest.(*Stack[T]).Push.
+type Stack[T any] struct {
+	items []T
+}
+
+func (s *Stack[T]) Push(v T) { s.items = append(s.items, v) }
+
+func (s *Stack[T]) Pop() (T, bool) {
+	var zero T
+	if len(s.items) == 0 {
+		return zero, false
+	}
+	v := s.items[len(s.items)-1]
+	s.items = s.items[:len(s.items)-1]
+	return v, true
+}
+
+func (s *Stack[T]) Len() int { return len(s.items) }
