@@ -15,6 +15,7 @@ var nouns = []func(f *Factory) *cobra.Command{
 	NewCmdTest,
 	NewCmdReport,
 	NewCmdDB,
+	NewCmdInventory,
 	NewCmdVersion,
 }
 
