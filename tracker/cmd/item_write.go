@@ -174,10 +174,10 @@ func printStatusPlan(ios *iostreams.IOStreams, plan *workflow.StatusPlan, ok boo
 	}
 	what := plan.Kind.Plural()
 	switch {
-	case plan.Executed:
-		fmt.Fprintf(ios.ErrOut, "updated %d %s to %s\n", plan.Changed(), what, plan.To)
 	case plan.Changed() == 0:
 		fmt.Fprintf(ios.ErrOut, "nothing to change\n")
+	case plan.Executed:
+		fmt.Fprintf(ios.ErrOut, "updated %d %s to %s\n", plan.Changed(), what, plan.To)
 	default:
 		fmt.Fprintf(ios.ErrOut, "dry run: would update %d %s to %s; nothing written (add --execute)\n", plan.Changed(), what, plan.To)
 	}

@@ -163,7 +163,7 @@ func UpdateStatus(ctx context.Context, d *db.DB, gk tracker.Gatekeeper, req Stat
 	if plan.Refused() {
 		return plan, plan.refusal()
 	}
-	if !req.Execute {
+	if !req.Execute || plan.Changed() == 0 {
 		return plan, nil
 	}
 	if err := applyStatus(ctx, d, req, plan, hooks); err != nil {
