@@ -172,3 +172,24 @@ func TestInventoryPlanApplyAndResolveCommands(t *testing.T) {
 		t.Errorf("resolve output:\n%s", out)
 	}
 }
+
+func TestFeatureShowSource(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "porting.db")
+	invMustRun(t, dbPath, "db", "init")
+	invMustRun(t, dbPath, "inventory", "scan", invFixture("basic"), "--execute")
+	// Feature 5 is (*Block).Grow, server/store.go:10 (IDs follow file order).
+	out := invMustRun(t, dbPath, "feature", "show", "5", "--source", "--upstream", invFixture("basic"))
+	for _, want := range []string{"Upstream source (server/store.go:10)", "func (b *Block) Grow(by int) {\n\tb.n += by // comments never count\n}",
+		"Target source (-)", "not resolved"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("feature show --source lacks %q:\n%s", want, out)
+		}
+	}
+	out = invMustRun(t, dbPath, "feature", "show", "5", "--source")
+	if !strings.Contains(out, "pass --upstream DIR or set "+EnvUpstream) {
+		t.Errorf("without an upstream tree:\n%s", out)
+	}
+	if code, _, errOut := invRun(t, dbPath, "feature", "show", "5", "--source", "--json"); code != 2 || !strings.Contains(errOut, "--source") {
+		t.Errorf("--source --json: exit %d %q, want a usage error", code, errOut)
+	}
+}

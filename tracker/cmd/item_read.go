@@ -127,6 +127,11 @@ type ItemShowOptions struct {
 
 	ID   int64
 	JSON bool
+
+	// Source prints the upstream and target bodies (inventory_source.go).
+	Source   bool
+	Upstream string
+	Getenv   func(string) string
 }
 
 // linkedItem is a linked test (of a feature) or feature (of a test).
@@ -154,7 +159,7 @@ type itemShowExport struct {
 }
 
 func newCmdItemShow(f *Factory, kind tracker.Kind, runF func(*ItemShowOptions) error) *cobra.Command {
-	opts := &ItemShowOptions{IO: f.IOStreams, OpenDB: f.OpenDB, Kind: kind}
+	opts := &ItemShowOptions{IO: f.IOStreams, OpenDB: f.OpenDB, Kind: kind, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: fmt.Sprintf("Show one %s: upstream, target, status, batch, links, evidence and history", kind),
@@ -172,6 +177,7 @@ func newCmdItemShow(f *Factory, kind tracker.Kind, runF func(*ItemShowOptions) e
 		},
 	}
 	addJSONFlag(cmd, &opts.JSON)
+	addSourceFlags(cmd, &opts.Source, &opts.Upstream)
 	return cmd
 }
 
@@ -240,7 +246,10 @@ func itemShowRun(opts *ItemShowOptions) error {
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, x)
 	}
-	return printItemShow(opts.IO, x)
+	if err := printItemShow(opts.IO, x); err != nil || !opts.Source {
+		return err
+	}
+	return printItemSource(opts.IO.Out, x.Item, upstreamDir(opts.Upstream, opts.Getenv))
 }
 
 func printItemShow(ios *iostreams.IOStreams, x itemShowExport) error {
