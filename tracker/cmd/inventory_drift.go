@@ -80,7 +80,7 @@ func inventoryDriftRun(opts *InventoryDriftOptions) error {
 		fmt.Fprintln(opts.IO.Out, "no drift: every ported item matches its upstream body")
 		return nil
 	}
-	t := newTable(opts.IO, "kind", "id", "symbol", "upstream", "old hash", "new hash", "status")
+	t := newTable(opts.IO, "KIND", "ID", "SYMBOL", "UPSTREAM", "OLD HASH", "NEW HASH", "STATUS")
 	for _, r := range rows {
 		loc := r.Location
 		if r.Removed {

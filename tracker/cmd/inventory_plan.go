@@ -87,7 +87,7 @@ func inventoryPlanApplyRun(opts *InventoryPlanApplyOptions) error {
 	}
 
 	w := opts.IO.Out
-	t := newTable(opts.IO, "batch", "name", "depends on", "features", "tests")
+	t := newTable(opts.IO, "BATCH", "NAME", "DEPENDS ON", "FEATURES", "TESTS")
 	for _, b := range plan.Batches {
 		c := rep.PerBatch[b.ID]
 		t.add(fmt.Sprint(b.ID), b.Name, fmt.Sprint(b.DependsOn), fmt.Sprint(c[0]), fmt.Sprint(c[1]))

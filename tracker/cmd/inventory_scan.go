@@ -137,7 +137,7 @@ func inventoryScanRun(opts *InventoryScanOptions) error {
 	for _, b := range broken {
 		fmt.Fprintf(opts.IO.ErrOut, "skipped broken file %s\n", b)
 	}
-	t := newTable(opts.IO, "kind", "new", "moved", "changed", "removed", "restored", "drifted", "unchanged")
+	t := newTable(opts.IO, "KIND", "NEW", "MOVED", "CHANGED", "REMOVED", "RESTORED", "DRIFTED", "UNCHANGED")
 	for _, row := range []struct {
 		kind string
 		c    inventory.Counts

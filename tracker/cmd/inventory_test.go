@@ -23,7 +23,14 @@ func invSorted(s []string) []string {
 // code, stdout and stderr.
 func invRun(t *testing.T, dbPath string, args ...string) (int, string, string) {
 	t.Helper()
+	return invRunTTY(t, dbPath, false, args...)
+}
+
+// invRunTTY is invRun with stdout on a terminal or not.
+func invRunTTY(t *testing.T, dbPath string, tty bool, args ...string) (int, string, string) {
+	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdoutTTY(tty)
 	getenv := func(k string) string {
 		switch k {
 		case EnvDB:
@@ -67,6 +74,18 @@ func TestInventoryScanAndDriftOnFixtureTrees(t *testing.T) {
 	if !strings.Contains(out, "no change: nothing to write") {
 		t.Fatalf("rescan of the same tree:\n%s", out)
 	}
+	var scan map[string]any
+	out = invMustRun(t, dbPath, "inventory", "scan", invFixture("v1"), "--json")
+	if err := json.Unmarshal([]byte(out), &scan); err != nil {
+		t.Fatalf("scan --json: %v\n%s", err, out)
+	}
+	var keys []string
+	for k := range scan {
+		keys = append(keys, k)
+	}
+	if got := strings.Join(invSorted(keys), ","); got != "broken,changes,dir,features,files,lines,meta,scan_ms,tests,written" {
+		t.Errorf("scan --json fields %s", got)
+	}
 
 	// Port (*store).Store (feature 1) to stub, then upstream changes its body.
 	invMustRun(t, dbPath, "inventory", "drift") // works on an empty drift list
@@ -84,12 +103,16 @@ func TestInventoryScanAndDriftOnFixtureTrees(t *testing.T) {
 		fields[3] != "server/a.go:6" || fields[4] == fields[5] || fields[6] != "stub" {
 		t.Fatalf("drift (piped layout) = %q", out)
 	}
+	if code, out, _ := invRunTTY(t, dbPath, true, "inventory", "drift"); code != 0 ||
+		!strings.Contains(out, "OLD HASH") || !strings.Contains(out, "(*store).Store") || !strings.Contains(out, "│") {
+		t.Errorf("drift (terminal layout): exit %d\n%s", code, out)
+	}
 	var rows []map[string]any
 	out = invMustRun(t, dbPath, "inventory", "drift", "--json")
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
 		t.Fatalf("drift --json: %v\n%s", err, out)
 	}
-	var keys []string
+	keys = nil
 	for k := range rows[0] {
 		keys = append(keys, k)
 	}
