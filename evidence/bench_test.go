@@ -85,7 +85,7 @@ func BenchmarkCoverageLinks40(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i, r := range rep.Results {
-			if len(r.Features) != 1 || r.Features[0] != fmt.Sprintf("lib.F%d", i) {
+			if len(r.Features) != 1 || r.Features[0].Symbol != fmt.Sprintf("lib.F%d", i) {
 				b.Fatalf("%s: %v %s", r.Test.Name, r.Features, r.Detail)
 			}
 		}

@@ -33,13 +33,20 @@ type LinkResult struct {
 	Verdict     Verdict
 	TestVerdict Verdict
 	Detail      string
-	// Features are the target symbols whose code the test executed beyond
-	// what package initialisation executes, sorted.
-	Features []string
+	// Features are the target functions whose code the test executed
+	// beyond what package initialisation executes, sorted.
+	Features []FuncRef
 	Argv     []string
 	Start    time.Time
 	Duration time.Duration
 	Log      []byte
+}
+
+// FuncRef names a function of a target package: its package dir and its
+// symbol in the tracker's format.
+type FuncRef struct {
+	Pkg    string // "./store/avl"
+	Symbol string // "avl.(*SequenceSet).Insert"
 }
 
 // LinksReport is the outcome of CoverageLinks.
@@ -151,15 +158,25 @@ func (m *Module) CoverageLinks(ctx context.Context, tests []TestRef, coverPkgs [
 			r.Verdict, r.Detail = Error, "no coverage profile: "+tr.Detail
 			return
 		}
-		set := map[string]bool{}
+		set := map[FuncRef]bool{}
 		for block, n := range counts {
 			if n > baselines[p][block] {
-				if sym := funcs.lookup(block); sym != "" {
-					set[sym] = true
+				if fn, ok := funcs.lookup(block); ok {
+					set[fn] = true
 				}
 			}
 		}
-		r.Features = sortedKeys(set)
+		r.Features = make([]FuncRef, 0, len(set))
+		for fn := range set {
+			r.Features = append(r.Features, fn)
+		}
+		sort.Slice(r.Features, func(i, j int) bool {
+			a, b := r.Features[i], r.Features[j]
+			if a.Pkg != b.Pkg {
+				return a.Pkg < b.Pkg
+			}
+			return a.Symbol < b.Symbol
+		})
 		r.Verdict = Pass
 		r.Detail = fmt.Sprintf("%d target functions covered; test %s", len(r.Features), tr.Detail)
 	})
@@ -204,17 +221,17 @@ func readCounts(path string) (map[string]int, error) {
 // funcMap maps profile blocks to the function declaration enclosing them.
 type funcMap struct {
 	mu    sync.Mutex                // guards cache
-	cache map[string]string         // block key -> symbol ("" outside functions)
+	cache map[string]*FuncRef       // block key -> function (nil outside functions)
 	files map[string][]funcInterval // "importpath/file.go" -> declarations
 }
 
 type funcInterval struct {
 	startLine, startCol, endLine, endCol int
-	sym                                  string
+	fn                                   FuncRef
 }
 
 func newFuncMap(m *Module, dirs []string) (*funcMap, error) {
-	fm := &funcMap{cache: map[string]string{}, files: map[string][]funcInterval{}}
+	fm := &funcMap{cache: map[string]*FuncRef{}, files: map[string][]funcInterval{}}
 	for _, d := range dirs {
 		idx, err := loadPackage(m.PkgDir(d))
 		if err != nil {
@@ -233,40 +250,47 @@ func newFuncMap(m *Module, dirs []string) (*funcMap, error) {
 				}
 				s, e := idx.fset.Position(fd.Pos()), idx.fset.Position(fd.End())
 				fm.files[key] = append(fm.files[key], funcInterval{s.Line, s.Column, e.Line, e.Column,
-					declSymbol(idx.name, fd).String()})
+					FuncRef{Pkg: CleanPkg(d), Symbol: declSymbol(idx.name, fd).String()}})
 			}
 		}
 	}
 	return fm, nil
 }
 
-func (fm *funcMap) lookup(block string) string {
+func (fm *funcMap) lookup(block string) (FuncRef, bool) {
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
-	if sym, ok := fm.cache[block]; ok {
-		return sym
+	if fn, ok := fm.cache[block]; ok {
+		if fn == nil {
+			return FuncRef{}, false
+		}
+		return *fn, true
 	}
-	sym := ""
+	var found *FuncRef
 	i := strings.LastIndexByte(block, ':')
 	var line, col int
 	if _, err := fmt.Sscanf(block[i+1:], "%d.%d", &line, &col); err == nil {
 		for _, fi := range fm.files[block[:i]] {
 			if after(line, col, fi.startLine, fi.startCol) && !after(line, col, fi.endLine, fi.endCol+1) {
-				sym = fi.sym
+				fn := fi.fn
+				found = &fn
 				break
 			}
 		}
 	}
-	fm.cache[block] = sym
-	return sym
+	fm.cache[block] = found
+	if found == nil {
+		return FuncRef{}, false
+	}
+	return *found, true
 }
 
 func after(l1, c1, l2, c2 int) bool { return l1 > l2 || l1 == l2 && c1 >= c2 }
 
-// FeatureLinks inverts link results: target symbol -> tests that cover it,
+// FeatureLinks inverts link results: function -> tests that cover it,
 // sorted, for the tests whose coverage was read.
-func FeatureLinks(results []LinkResult) map[string][]TestRef {
-	out := map[string][]TestRef{}
+func FeatureLinks(results []LinkResult) map[FuncRef][]TestRef {
+	out := map[FuncRef][]TestRef{}
 	for _, r := range results {
 		if r.Verdict != Pass {
 			continue

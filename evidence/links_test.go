@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -43,16 +44,23 @@ func TestCoverageLinks(t *testing.T) {
 		if r.Verdict != Pass || r.TestVerdict != Pass {
 			t.Errorf("%s: %s/%s (%s)\n%s", r.Test.Name, r.Verdict, r.TestVerdict, r.Detail, r.Log)
 		}
-		if !slices.Equal(r.Features, want[i]) {
-			t.Errorf("%s covers %q, want %q", r.Test.Name, r.Features, want[i])
+		var got []string
+		for _, f := range r.Features {
+			got = append(got, f.Symbol)
+			if pkg := "./" + f.Symbol[:strings.Index(f.Symbol, ".")]; f.Pkg != pkg {
+				t.Errorf("%s: package %s, want %s", f.Symbol, f.Pkg, pkg)
+			}
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("%s covers %q, want %q", r.Test.Name, got, want[i])
 		}
 	}
 	byFeature := FeatureLinks(rep.Results)
-	if got := byFeature["honest.Sum"]; len(got) != 3 {
+	if got := byFeature[FuncRef{"./honest", "honest.Sum"}]; len(got) != 3 {
 		t.Errorf("honest.Sum linked to %v, want TestSum, TestStats and app's TestTotal", got)
 	}
 	// A feature no test exercises has no links: it cannot be verified.
-	if got := byFeature["honest.Clamp"]; len(got) != 0 {
+	if got := byFeature[FuncRef{"./honest", "honest.Clamp"}]; len(got) != 0 {
 		t.Errorf("honest.Clamp linked to %v", got)
 	}
 	if len(rep.Commands) != 6 { // compile + baseline for each of three test packages

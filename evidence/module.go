@@ -207,3 +207,9 @@ func (m *Module) ListPackages(ctx context.Context, patterns ...string) ([]string
 	}
 	return out, nil
 }
+
+// RunCommand runs a configured argv (a non-Go port's build or test command)
+// in the module root, with the module's environment and timeout.
+func (m *Module) RunCommand(ctx context.Context, argv []string) *Exec {
+	return run(ctx, command{argv: argv, dir: m.Dir, env: m.Env, timeout: m.timeout()})
+}
