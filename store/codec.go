@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"time"
+
+	"github.com/porttracker/porttracker/store/avl"
 )
 
 // Format constants shared by the encodings in this file. They are part of
@@ -113,6 +115,50 @@ type StreamReplicatedState struct {
 // IsEncodedStreamState reports whether buf starts like an encoded stream state.
 func IsEncodedStreamState(buf []byte) bool {
 	return len(buf) >= hdrLen && buf[0] == streamStateMagic && buf[1] == streamStateVersion
+}
+
+// DecodeStreamState parses an encoded StreamReplicatedState. Bytes after the
+// counts are ignored when num_deleted is zero, as upstream does.
+func DecodeStreamState(buf []byte) (*StreamReplicatedState, error) {
+	if !IsEncodedStreamState(buf) {
+		return nil, ErrBadStreamStateEncoding
+	}
+	r := uvarintReader{buf: buf, pos: hdrLen}
+	ss := &StreamReplicatedState{
+		Msgs:     r.next(),
+		Bytes:    r.next(),
+		FirstSeq: r.next(),
+		LastSeq:  r.next(),
+		Failed:   r.next(),
+	}
+	numDeleted := r.next()
+	if r.failed() {
+		return nil, ErrCorruptStreamState
+	}
+	if numDeleted == 0 {
+		return ss, nil
+	}
+	for r.pos < len(buf) {
+		switch buf[r.pos] {
+		case seqSetMagic:
+			dmap, n, err := avl.Decode(buf[r.pos:])
+			if err != nil {
+				return nil, ErrCorruptStreamState
+			}
+			r.pos += n
+			ss.Deleted = append(ss.Deleted, dmap)
+		case runLengthMagic:
+			r.pos++
+			dr := &DeleteRange{First: r.next(), Num: r.next()}
+			if r.failed() {
+				return nil, ErrCorruptStreamState
+			}
+			ss.Deleted = append(ss.Deleted, dr)
+		default:
+			return nil, ErrCorruptStreamState
+		}
+	}
+	return ss, nil
 }
 
 // uvarintReader reads consecutive varints from buf. After the first failure

@@ -34,8 +34,9 @@
 //
 // len is the whole record's length; its top bit says headers are present.
 // The top bits of seq mark erased records and tombstones. The trailing
-// highwayhash lets recovery tell a torn or flipped record from a good one;
-// such records are reported as lost data (LostStreamData), never returned.
+// highwayhash, over seq, ts, subject, headers and payload, lets recovery
+// tell a torn or flipped record from a good one; such records are reported
+// as lost data (LostStreamData), never returned.
 //
 // # Locking
 //

@@ -434,3 +434,43 @@ func TestSubjectConstants(t *testing.T) {
 		t.Fatalf("subject syntax constants changed")
 	}
 }
+
+func Benchmark________________SublistMatchLiteral(b *testing.B) {
+	literal := "foo.foo.foo.foo.foo.foo.foo.foo.foo.foo"
+	// Every pattern matches the literal: progressively more wildcards.
+	var patterns []string
+	toks := strings.Split(literal, tsep)
+	for i := len(toks); i >= 1; i-- {
+		patterns = append(patterns, strings.Join(append(slices.Clone(toks[:i-1]), fwcs), tsep))
+	}
+	for i := len(toks); i >= 0; i-- {
+		p := slices.Clone(toks)
+		for j := i; j < len(p); j++ {
+			p[j] = pwcs
+		}
+		patterns = append(patterns, strings.Join(p, tsep))
+	}
+	for b.Loop() {
+		for _, p := range patterns {
+			if !matchLiteral(literal, p) {
+				b.Fatalf("%q should match %q", p, literal)
+			}
+		}
+	}
+}
+
+func Benchmark______________IsValidLiteralSubject(b *testing.B) {
+	for b.Loop() {
+		if !IsValidLiteralSubject("foo.bar.baz.22") {
+			b.Fatal("literal rejected")
+		}
+	}
+}
+
+func Benchmark___________________subjectIsLiteral(b *testing.B) {
+	for b.Loop() {
+		if !subjectIsLiteral("foo.bar.baz.22") {
+			b.Fatal("literal rejected")
+		}
+	}
+}
