@@ -77,7 +77,7 @@ func NewFactory(ios *iostreams.IOStreams, getenv func(string) string, argv []str
 	}
 	f.OpenDB = func() (*db.DB, error) { return db.Open(f.DBPath, f.dbOptions()...) }
 	f.CreateDB = func() (*db.DB, error) { return db.Create(f.DBPath, f.dbOptions()...) }
-	f.Gatekeeper = func(*db.DB) (tracker.Gatekeeper, error) { return tracker.NoEvidenceGatekeeper{}, nil }
+	f.Gatekeeper = f.evidenceGatekeeper
 	return f
 }
 

@@ -16,6 +16,8 @@ var nouns = []func(f *Factory) *cobra.Command{
 	NewCmdReport,
 	NewCmdDB,
 	NewCmdInventory,
+	NewCmdEvidence,
+	NewCmdConfig,
 	NewCmdVersion,
 }
 

@@ -58,6 +58,19 @@ func Keys() []KeyInfo {
 	}
 }
 
+// CheckKeyName refuses an unknown config key (usage error).
+func CheckKeyName(key string) error {
+	if strings.HasPrefix(key, KeyTestFlagsPrefix) {
+		return CheckKey(key, "")
+	}
+	for _, k := range Keys() {
+		if k.Key == key {
+			return nil
+		}
+	}
+	return CheckKey(key, "")
+}
+
 // CheckKey validates a config key and value (usage errors).
 func CheckKey(key, value string) error {
 	if pkg, ok := strings.CutPrefix(key, KeyTestFlagsPrefix); ok {
