@@ -123,6 +123,17 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 			lmb.mu.Unlock()
 			return nil, err
 		}
+		// Sync the finished block before writing the next one. Upstream
+		// leaves it to the sync timer; then a crash could keep a later block
+		// and lose an earlier one, which is not a clean prefix.
+		if lmb.needSync && lmb.file != nil {
+			if err := lmb.file.Sync(); err != nil {
+				lmb.writeErr = fmt.Errorf("store: sync of block %d failed: %w", lmb.index, err)
+				lmb.mu.Unlock()
+				return nil, lmb.writeErr
+			}
+			lmb.needSync = false
+		}
 		lmb.closeFDsLockedNoCheck()
 		if lmb.cache != nil {
 			lmb.tryExpireWriteCache()
@@ -500,6 +511,12 @@ func (mb *msgBlock) dirtyCloseWithRemove(remove bool) error {
 		if mb.fileName != _EMPTY_ {
 			if err := mb.fs.fsys.Remove(mb.fileName); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
+			}
+			// With SyncAlways a removal must not be undone by a crash.
+			if mb.syncAlways {
+				if err := mb.fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil {
+					return err
+				}
 			}
 			mb.fileName = _EMPTY_
 		}

@@ -275,7 +275,9 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 
 	var (
 		firstSet bool
+		newFirst uint64
 		last     uint64
+		lastTs   int64
 		msgs     uint64
 		le       = binary.LittleEndian
 	)
@@ -305,12 +307,10 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 				nbuf = append(nbuf, buf[index:index+rh.rl]...)
 				if !firstSet {
 					firstSet = true
-					atomic.StoreUint64(&mb.first.seq, seq)
+					newFirst = seq
 				}
 				if seq >= last {
-					last = seq
-					atomic.StoreUint64(&mb.last.seq, last)
-					mb.last.ts = rh.ts
+					last, lastTs = seq, rh.ts
 				}
 			}
 		}
@@ -320,6 +320,12 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 	mb.closeFDsLockedNoCheck()
 	if err := mb.replaceFile(nbuf); err != nil {
 		return err
+	}
+	// The new file is in place: now the block's range follows it.
+	if firstSet {
+		atomic.StoreUint64(&mb.first.seq, newFirst)
+		atomic.StoreUint64(&mb.last.seq, last)
+		mb.last.ts = lastTs
 	}
 	mb.needSync = true
 	if rbytes := uint64(len(nbuf)); rbytes == mb.rawBytes {
@@ -352,18 +358,32 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 // replaceFile atomically replaces the block file with buf. The new file is
 // synced before the rename and the directory after it: a rewritten block
 // that vanished or came back empty in a crash would lose messages that were
-// safely on disk before. mb.mu held.
+// safely on disk before.
+//
+// A failure before the rename leaves the old file as it was and returns a
+// *rolledBackError. Once renamed, the new file is in place whatever
+// follows; a failed directory sync then becomes the block's sticky write
+// error but replaceFile reports success, so callers update their state to
+// match the disk. mb.mu held.
 func (mb *msgBlock) replaceFile(buf []byte) error {
+	return mb.replaceFileVia(filepath.Join(mb.fs.fcfg.StoreDir, msgDir, fmt.Sprintf(newScan, mb.index)), buf)
+}
+
+// replaceFileVia is replaceFile through the temporary file tmp. mb.mu held.
+func (mb *msgBlock) replaceFileVia(tmp string, buf []byte) error {
 	fs := mb.fs
-	tmp := filepath.Join(fs.fcfg.StoreDir, msgDir, fmt.Sprintf(newScan, mb.index))
 	if err := writeFileSynced(fs, tmp, buf); err != nil {
-		return err
+		return &rolledBackError{fmt.Errorf("store: failed to write new block file: %w", err)}
 	}
 	if err := fs.fsys.Rename(tmp, mb.fileName); err != nil {
 		_ = fs.fsys.Remove(tmp)
-		return err
+		return &rolledBackError{fmt.Errorf("store: failed to move new block file into place: %w", err)}
 	}
-	return fs.fsys.SyncDir(filepath.Dir(mb.fileName))
+	mb.rawBytes = uint64(len(buf))
+	if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil && mb.writeErr == nil {
+		mb.writeErr = fmt.Errorf("store: sync of msgs directory failed: %w", err)
+	}
+	return nil
 }
 
 // writeFileSynced writes and fsyncs a whole file, removing it on failure.
@@ -393,18 +413,9 @@ func (mb *msgBlock) atomicOverwriteFile(buf []byte, allowCompress bool) error {
 	if wasOpen {
 		mb.closeFDsLockedNoCheck()
 	}
-	fs := mb.fs
-	tmp := mb.fileName + blkTmpSuffix
-	if err := writeFileSynced(fs, tmp, buf); err != nil {
-		return fmt.Errorf("store: failed to write temporary block file: %w", err)
-	}
-	if err := fs.fsys.Rename(tmp, mb.fileName); err != nil {
-		return fmt.Errorf("store: failed to move temporary block file into place: %w", err)
-	}
-	if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil {
+	if err := mb.replaceFileVia(mb.fileName+blkTmpSuffix, buf); err != nil {
 		return err
 	}
-	mb.rawBytes = uint64(len(buf))
 	if wasOpen {
 		return mb.enableForWriting()
 	}

@@ -175,9 +175,10 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		// Compact inline when it halves a big block; the sync timer does
 		// the rest.
 		if !isLastBlock && mb.shouldCompactInline() {
-			if err = mb.compact(); err != nil {
-				mb.mu.Unlock()
-				return false, err
+			// Compaction only reclaims space; the removal already happened,
+			// so a failed rewrite is not the caller's error.
+			if err := mb.compact(); err != nil {
+				fs.warn("Inline compaction of block %d failed: %v", mb.index, err)
 			}
 		}
 	}
@@ -265,13 +266,19 @@ func (mb *msgBlock) eraseMsg(seq uint64, ri, rl int, isLastBlock bool) error {
 	var hb [highwayhash.Size64]byte
 	b.Write(mb.hasher.Sum(hb[:0]))
 	nbytes := b.Bytes()
-
-	if ri+rl <= len(mb.cache.buf) {
-		copy(mb.cache.buf[ri:ri+rl], nbytes)
+	if ri+rl > len(mb.cache.buf) {
+		return errBadMsg{mb.fileName, "erase past the end of the block"}
 	}
+	// Disk first, on a copy: if the rewrite fails the cache must still
+	// match the untouched file.
 	if mb.cache.writePos > ri {
-		return mb.atomicOverwriteFile(mb.cache.buf, !isLastBlock)
+		nbuf := append([]byte(nil), mb.cache.buf...)
+		copy(nbuf[ri:ri+rl], nbytes)
+		if err := mb.atomicOverwriteFile(nbuf, !isLastBlock); err != nil {
+			return err
+		}
 	}
+	copy(mb.cache.buf[ri:ri+rl], nbytes)
 	return nil
 }
 

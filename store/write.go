@@ -536,12 +536,22 @@ func (mb *msgBlock) flushPendingMsgsLocked() (*LostStreamData, error) {
 	return nil, nil
 }
 
-// rollbackFailedWrite undoes a failed append: it drops the cache and rebuilds
-// the block from the file, which also cuts off a partially written record.
-// Only when that rebuild fails does the error become sticky. mb.mu held.
+// rollbackFailedWrite undoes a failed append: it cuts the file back to
+// where the append started (a failed write may still have stored some or
+// all of its bytes), drops the cache and rebuilds the block from the file.
+// Only when that fails does the error become sticky. mb.mu held.
 func (mb *msgBlock) rollbackFailedWrite(werr error) (*LostStreamData, error) {
+	var rerr error
+	if mb.cache != nil && mb.file != nil {
+		if rerr = mb.file.Truncate(int64(mb.cache.writePos)); rerr == nil && mb.syncAlways {
+			rerr = mb.file.Sync()
+		}
+	}
 	_ = mb.dirtyCloseWithRemove(false)
-	ld, _, rerr := mb.rebuildStateLocked()
+	var ld *LostStreamData
+	if rerr == nil {
+		ld, _, rerr = mb.rebuildStateLocked()
+	}
 	if rerr != nil {
 		mb.writeErr = fmt.Errorf("store: write to block %d failed (%v) and could not be rolled back: %w", mb.index, werr, rerr)
 		return nil, mb.writeErr
