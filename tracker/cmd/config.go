@@ -169,7 +169,7 @@ func newCmdConfigSet(f *Factory, runF func(*ConfigOptions) error) *cobra.Command
 		Short: "Change one config value (audited; dry run unless --execute)",
 		Long:  "Change one config value. The change is recorded in the audit log. Dry run unless --execute.\n\n" + configKeysHelp(),
 		Example: `  porttracker config set target_packages "./store/..." --execute
-  porttracker config set test_flags:./store -race --execute
+  porttracker config set --execute test_flags:./store -- -race   # "--": the value starts with "-"
   porttracker config set upstream_dir /src/nats-server --execute`,
 		Args: exactArgs(2, "KEY and VALUE"),
 		RunE: func(_ *cobra.Command, args []string) error {
