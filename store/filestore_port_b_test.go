@@ -1,0 +1,458 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/porttracker/porttracker/store/gsl"
+	"github.com/porttracker/porttracker/store/vfs"
+)
+
+// Ported upstream file store write and lifecycle tests (batch 14, part B).
+
+func TestFileStoreTombstoneRbytes(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// About 24 small records fit in a 1KB block, so 34 span two blocks.
+	for i := 0; i < 34; i++ {
+		_, _, err := fs.StoreMsg("foo.22", nil, []byte("hello"), 0)
+		require_NoError(t, err)
+	}
+	require_True(t, fs.numMsgBlocks() > 1)
+
+	// Removing from the first block writes tombstones into the second one;
+	// those take raw space there without adding live bytes.
+	for seq := uint64(11); seq <= 24; seq++ {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+	}
+
+	fs.mu.RLock()
+	second := fs.blocks[1]
+	fs.mu.RUnlock()
+	second.mu.RLock()
+	live, raw := second.bytes, second.rawBytes
+	second.mu.RUnlock()
+	if raw <= live {
+		t.Fatalf("second block raw bytes %d should exceed live bytes %d because of the tombstones", raw, live)
+	}
+}
+
+func TestFileStoreCheckSkipFirstBlockNotLoadOldBlocks(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 128},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	store := func(subj string) {
+		t.Helper()
+		_, _, err := fs.StoreMsg(subj, nil, []byte("hello"), 0)
+		require_NoError(t, err)
+	}
+	store("foo.BB.bar")
+	store("foo.AA.bar")
+	for i := 0; i < 6; i++ {
+		store("foo.BB.bar")
+	}
+	store("foo.AA.bar") // 9
+	store("foo.AA.bar") // 10
+	for i := 0; i < 4; i++ {
+		store("foo.BB.bar")
+	}
+	// Two records per block: BB AA | BB BB | BB BB | BB BB | AA AA | BB BB | BB BB
+	require_Equal(t, fs.numMsgBlocks(), 7)
+
+	fs.RemoveMsg(1)
+	fs.RemoveMsg(2)
+	// The emptied first block is gone, yet the per-subject index still says
+	// AA may start in it.
+	require_Equal(t, fs.numMsgBlocks(), 6)
+
+	fs.mu.RLock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		mb.subjects, mb.cache = nil, nil
+		mb.mu.Unlock()
+	}
+	fs.mu.RUnlock()
+
+	// A caught-up consumer asking for AA past its last message must not pull
+	// every older block into memory on the way to EOF.
+	_, _, err = fs.LoadNextMsg("foo.AA.bar", false, 11, nil)
+	require_Error(t, err, ErrStoreEOF)
+
+	var loaded int
+	fs.mu.RLock()
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		if mb.cache != nil || mb.subjects != nil {
+			loaded++
+		}
+		mb.mu.RUnlock()
+	}
+	fs.mu.RUnlock()
+	// Only the block the search starts in may have been loaded.
+	require_Equal(t, loaded, 1)
+}
+
+func TestFileStoreRestoreIndexWithMatchButLeftOverBlocks(t *testing.T) {
+	sd := t.TempDir()
+	fcfg := FileStoreConfig{StoreDir: sd, BlockSize: 256}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage, MaxMsgsPer: 1}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Six records per block: two full blocks.
+	for i := 1; i <= 12; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("hello"), 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 2)
+
+	// Stopping writes index.db matching the last record of block 2; keep it.
+	sfile := filepath.Join(sd, msgDir, streamStreamStateFile)
+	require_NoError(t, fs.Stop())
+	saved, err := os.ReadFile(sfile)
+	require_NoError(t, err)
+	require_True(t, len(saved) > 0)
+
+	fs, err = newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+	// Rewriting foo.1..6 drops block 1 under MaxMsgsPer=1 and adds block 3,
+	// while block 2's last record (the one the old index.db matches) stays.
+	for i := 1; i <= 6; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("hello"), 0)
+		require_NoError(t, err)
+	}
+	check := func() {
+		t.Helper()
+		var state StreamState
+		fs.FastState(&state)
+		require_Equal(t, state.Msgs, 12)
+		require_Equal(t, state.FirstSeq, 7)
+		require_Equal(t, state.LastSeq, 18)
+	}
+	check()
+	require_Equal(t, fs.numMsgBlocks(), 2)
+
+	// With the stale index.db back, recovery must notice the blocks beyond
+	// it and the missing first block instead of trusting the checksum match.
+	require_NoError(t, fs.Stop())
+	require_NoError(t, os.WriteFile(sfile, saved, defaultFilePerms))
+	fs, err = newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+	check()
+}
+
+func TestFileStoreMaxMsgsPerSubjectOneStaleFblkAfterRestart(t *testing.T) {
+	sd := t.TempDir()
+	fcfg := FileStoreConfig{StoreDir: sd, BlockSize: 256}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage, MaxMsgsPer: 1}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo.0", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+	for i := 1; fs.numMsgBlocks() < 2; i++ {
+		_, _, err = fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("hello"), 0)
+		require_NoError(t, err)
+	}
+	// The new foo.0 lands in block 2 and evicts the one in block 1.
+	seq, _, err := fs.StoreMsg("foo.0", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+
+	var smv StoreMsg
+	sm, err := fs.LoadLastMsg("foo.0", &smv)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, seq)
+
+	require_NoError(t, fs.Stop())
+	_, err = os.Stat(filepath.Join(sd, msgDir, streamStreamStateFile))
+	require_NoError(t, err)
+
+	// Recovering from index.db must not leave the subject's last block at
+	// its stale first block.
+	fs, err = newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+	sm, err = fs.LoadLastMsg("foo.0", &smv)
+	require_NoError(t, err)
+	require_Equal(t, sm.subj, "foo.0")
+	require_Equal(t, sm.seq, seq)
+
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	info, ok := fs.perSubject.Find(stringToBytes("foo.0"))
+	require_True(t, ok)
+	require_Equal(t, info.total, 1)
+	require_Equal(t, info.lblk, 2)
+	// With one message per subject the first block is the last one too.
+	require_Equal(t, info.fblk, 2)
+}
+
+func TestFileStoreWriteFullStateDetectCorruptState(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	for i := 1; i <= 10; i++ {
+		_, _, err = fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("abc"), 0)
+		require_NoError(t, err)
+	}
+
+	// Make a block disagree with the store-wide totals.
+	mb := fs.selectMsgBlock(2)
+	mb.mu.Lock()
+	mb.msgs--
+	mb.mu.Unlock()
+
+	var ss StreamState
+	fs.FastState(&ss)
+	require_Equal(t, ss.FirstSeq, 1)
+	require_Equal(t, ss.LastSeq, 10)
+	require_Equal(t, ss.Msgs, 10)
+
+	// Writing index.db must refuse the inconsistent state and rebuild from
+	// the blocks.
+	require_Error(t, fs.writeFullState(), errCorruptState)
+
+	fs.FastState(&ss)
+	require_Equal(t, ss.FirstSeq, 1)
+	require_Equal(t, ss.LastSeq, 10)
+	require_Equal(t, ss.Msgs, 9)
+}
+
+func TestFileStoreRecoverFullStateDetectCorruptState(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	for i := 1; i <= 10; i++ {
+		_, _, err = fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("abc"), 0)
+		require_NoError(t, err)
+	}
+	require_NoError(t, fs.writeFullState())
+
+	sfile := filepath.Join(fs.fcfg.StoreDir, msgDir, streamStreamStateFile)
+	buf, err := os.ReadFile(sfile)
+	require_NoError(t, err)
+	// Zero the message count (right after the two header bytes) and reseal
+	// the file with a valid checksum, so only the content check can object.
+	binary.PutUvarint(buf[2:], 0)
+	fs.hasher.Reset()
+	fs.hasher.Write(buf)
+	buf = fs.hasher.Sum(buf)
+	require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+
+	require_Error(t, fs.recoverFullState(), errCorruptState)
+}
+
+func TestFileStoreNumPendingMulti(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"ev.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Scaled down from upstream's 100k messages over 10k subjects.
+	const totalMsgs, totalSubjects, numFiltered = 10_000, 1_000, 500
+	rng := rand.New(rand.NewSource(1))
+	startSeq := uint64(500 + rng.Intn(9_000))
+
+	subjects := make([]string, 0, totalSubjects)
+	for i := 0; i < totalSubjects; i++ {
+		subjects = append(subjects, fmt.Sprintf("ev.%08x", rng.Uint32()))
+	}
+	msg := bytes.Repeat([]byte("ZZZ"), 333)
+	for i := 0; i < totalMsgs; i++ {
+		_, _, err = fs.StoreMsg(subjects[rng.Intn(totalSubjects)], nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	filters := gsl.NewSimpleSublist()
+	for n := 0; n < numFiltered; {
+		filter := subjects[rng.Intn(totalSubjects)]
+		if !filters.HasInterest(filter) {
+			require_NoError(t, filters.Insert(filter, struct{}{}))
+			n++
+		}
+	}
+
+	total, _, err := fs.NumPendingMulti(startSeq, filters, false)
+	require_NoError(t, err)
+
+	// Recount by loading every message from the start.
+	var want uint64
+	var smv StoreMsg
+	for seq := startSeq; seq <= totalMsgs; seq++ {
+		sm, err := fs.LoadMsg(seq, &smv)
+		require_NoError(t, err)
+		if filters.HasInterest(sm.subj) {
+			want++
+		}
+	}
+	require_True(t, want > 0)
+	require_Equal(t, total, want)
+}
+
+func TestFileStoreMessageTTL(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"test"}, Storage: FileStorage, AllowMsgTTL: true})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	for i := 1; i <= 10; i++ {
+		_, _, err = fs.StoreMsg("test", nil, nil, 1) // one second
+		require_NoError(t, err)
+	}
+	var ss StreamState
+	fs.FastState(&ss)
+	require_Equal(t, ss.FirstSeq, 1)
+	require_Equal(t, ss.LastSeq, 10)
+	require_Equal(t, ss.Msgs, 10)
+
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		fs.FastState(&ss)
+		if ss.Msgs != 0 {
+			return fmt.Errorf("%d messages left", ss.Msgs)
+		}
+		return nil
+	})
+	require_Equal(t, ss.FirstSeq, 11)
+	require_Equal(t, ss.LastSeq, 10)
+}
+
+func TestFileStoreMessageTTLRestart(t *testing.T) {
+	dir := t.TempDir()
+	open := func(t *testing.T) *fileStore {
+		fs, err := newFileStore(
+			FileStoreConfig{StoreDir: dir},
+			StreamConfig{Name: "zzz", Subjects: []string{"test"}, Storage: FileStorage, AllowMsgTTL: true})
+		require_NoError(t, err)
+		t.Cleanup(func() { fs.Stop() })
+		return fs
+	}
+
+	t.Run("BeforeRestart", func(t *testing.T) {
+		fs := open(t)
+		for i := 1; i <= 10; i++ {
+			_, _, err := fs.StoreMsg("test", nil, nil, 1)
+			require_NoError(t, err)
+		}
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.FirstSeq, 1)
+		require_Equal(t, ss.LastSeq, 10)
+		require_Equal(t, ss.Msgs, 10)
+		require_NoError(t, fs.Stop())
+	})
+
+	// The TTLs must survive the restart and still expire the messages.
+	t.Run("AfterRestart", func(t *testing.T) {
+		fs := open(t)
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.FirstSeq, 1)
+		require_Equal(t, ss.LastSeq, 10)
+		require_Equal(t, ss.Msgs, 10)
+
+		checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+			fs.FastState(&ss)
+			if ss.Msgs != 0 {
+				return fmt.Errorf("%d messages left", ss.Msgs)
+			}
+			return nil
+		})
+		require_Equal(t, ss.FirstSeq, 11)
+		require_Equal(t, ss.LastSeq, 10)
+	})
+}
+
+// readOnlyDirFS fails, once switched on, every operation that a directory
+// with mode 0555 refuses: creating, removing and renaming entries. Upstream
+// chmods the store directory, which does nothing for root; injecting the
+// same EACCES the kernel would return keeps the scenario testable here.
+type readOnlyDirFS struct {
+	on atomic.Bool
+}
+
+func (r *readOnlyDirFS) MaybeError(op vfs.Op) error {
+	if !r.on.Load() {
+		return nil
+	}
+	switch op.Kind {
+	case vfs.OpOpen:
+		if op.Flag&os.O_CREATE == 0 {
+			return nil
+		}
+	case vfs.OpRemove, vfs.OpRename, vfs.OpMkdir:
+	default:
+		return nil
+	}
+	return &os.PathError{Op: op.Kind.String(), Path: op.Path, Err: syscall.EACCES}
+}
+
+func TestFileStoreStoreRawMessageThrowsPermissionErrorIfFSModeReadOnly(t *testing.T) {
+	ro := &readOnlyDirFS{}
+	fsys := vfs.NewFaultFS(vfs.Default, ro)
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"ev.1"}, Storage: FileStorage}
+	fs, err := newTestFileStoreFS(t, fsys, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	ro.on.Store(true)
+	// The open block takes appends until it is full; the next block cannot
+	// be created and that failure must reach the caller as a permission error.
+	msg := bytes.Repeat([]byte("Z"), 1024)
+	var stored int
+	for i := 0; i < 10000; i++ {
+		if _, _, err = fs.StoreMsg("ev.1", nil, msg, 0); err != nil {
+			break
+		}
+		stored++
+	}
+	require_Error(t, err, os.ErrPermission)
+	require_True(t, stored < 10000)
+}
+
+func TestFileStoreWriteFullStateThrowsPermissionErrorIfFSModeReadOnly(t *testing.T) {
+	ro := &readOnlyDirFS{}
+	fsys := vfs.NewFaultFS(vfs.Default, ro)
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"ev.1"}, Storage: FileStorage}
+	fs, err := newTestFileStoreFS(t, fsys, FileStoreConfig{StoreDir: t.TempDir()}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	msg := bytes.Repeat([]byte("Z"), 1024)
+	for i := 0; i < 1000; i++ {
+		_, _, err := fs.StoreMsg("ev.1", nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	ro.on.Store(true)
+	require_Error(t, fs.writeFullState(), os.ErrPermission)
+	ro.on.Store(false)
+}
