@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -455,4 +457,363 @@ func TestFileStoreWriteFullStateThrowsPermissionErrorIfFSModeReadOnly(t *testing
 	ro.on.Store(true)
 	require_Error(t, fs.writeFullState(), os.ErrPermission)
 	ro.on.Store(false)
+}
+
+func TestFileStoreLeftoverSkipMsgInDmap(t *testing.T) {
+	storeDir := t.TempDir()
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"test.*"}, Storage: FileStorage, MaxMsgsPer: 1}
+	fs, err := newFileStore(FileStoreConfig{StoreDir: storeDir}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	lastBlockState := func(fs *fileStore) (uint64, uint64, int) {
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		defer lmb.mu.RUnlock()
+		return atomic.LoadUint64(&lmb.first.seq), atomic.LoadUint64(&lmb.last.seq), lmb.deleted.Size()
+	}
+	check := func(fs *fileStore) {
+		t.Helper()
+		state := fs.State()
+		require_Equal(t, state.FirstSeq, 2)
+		require_Equal(t, state.LastSeq, 1)
+		require_Equal(t, state.NumDeleted, 0)
+		fseq, lseq, deleted := lastBlockState(fs)
+		require_Equal(t, fseq, 2)
+		require_Equal(t, lseq, 1)
+		require_Len(t, deleted, 0)
+	}
+
+	// A store holding nothing but one skip.
+	seq, err := fs.SkipMsg(0)
+	require_NoError(t, err)
+	require_Equal(t, seq, 1)
+	check(fs)
+
+	// Without index.db, recovery reads the block alone; the skip record
+	// must not come back as an interior delete.
+	require_NoError(t, fs.stop(false, false))
+	fs, err = newFileStore(FileStoreConfig{StoreDir: storeDir}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+	check(fs)
+}
+
+func TestFileStoreRecoverOnlyBlkFiles(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		reopen := func() *fileStore {
+			t.Helper()
+			fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+			require_NoError(t, err)
+			t.Cleanup(func() { fs.Stop() })
+			return fs
+		}
+		checkState := func(fs *fileStore, want StreamState) {
+			t.Helper()
+			if got := fs.State(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("expected state %+v, got %+v", want, got)
+			}
+		}
+		stateFile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+
+		fs := reopen()
+		_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		before := fs.State()
+		require_Equal(t, before.Msgs, 1)
+		require_Equal(t, before.FirstSeq, 1)
+		require_Equal(t, before.LastSeq, 1)
+
+		require_NoError(t, fs.Stop())
+		fs = reopen()
+		checkState(fs, before)
+		_, err = os.Stat(stateFile)
+		require_NoError(t, err)
+
+		// Files that merely contain ".blk" are not blocks and must not make
+		// recovery distrust (and delete) index.db.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(filepath.Join(fcfg.StoreDir, msgDir, "10.blk.random"), nil, defaultFilePerms))
+		require_NoError(t, os.WriteFile(filepath.Join(fcfg.StoreDir, msgDir, "10.blk."+blkTmpSuffix), nil, defaultFilePerms))
+		fs = reopen()
+		_, err = os.Stat(stateFile)
+		require_NoError(t, err)
+		checkState(fs, before)
+
+		// Recovery from the blocks alone ignores them too.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(stateFile))
+		fs = reopen()
+		checkState(fs, before)
+	})
+}
+
+func TestFileStoreRecoverAfterRemoveOperation(t *testing.T) {
+	tests := []struct {
+		title    string
+		action   func(t *testing.T, fs *fileStore)
+		validate func(t *testing.T, state StreamState)
+	}{
+		{
+			title:  "None",
+			action: func(t *testing.T, fs *fileStore) {},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 4)
+				require_Equal(t, state.FirstSeq, 1)
+				require_Equal(t, state.LastSeq, 4)
+			},
+		},
+		{
+			title: "RemoveMsg",
+			action: func(t *testing.T, fs *fileStore) {
+				removed, err := fs.RemoveMsg(1)
+				require_NoError(t, err)
+				require_True(t, removed)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 3)
+				require_Equal(t, state.FirstSeq, 2)
+				require_Equal(t, state.LastSeq, 4)
+			},
+		},
+		{
+			title: "EraseMsg",
+			action: func(t *testing.T, fs *fileStore) {
+				erased, err := fs.EraseMsg(1)
+				require_NoError(t, err)
+				require_True(t, erased)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 3)
+				require_Equal(t, state.FirstSeq, 2)
+				require_Equal(t, state.LastSeq, 4)
+			},
+		},
+		{
+			title: "Purge",
+			action: func(t *testing.T, fs *fileStore) {
+				purged, err := fs.Purge()
+				require_NoError(t, err)
+				require_Equal(t, purged, 4)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 0)
+				require_Equal(t, state.FirstSeq, 5)
+				require_Equal(t, state.LastSeq, 4)
+			},
+		},
+		{
+			title: "PurgeEx-0",
+			action: func(t *testing.T, fs *fileStore) {
+				purged, err := fs.PurgeEx("foo.0", 0, 0)
+				require_NoError(t, err)
+				require_Equal(t, purged, 2)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 2)
+				require_Equal(t, state.FirstSeq, 2)
+				require_Equal(t, state.LastSeq, 4)
+				require_Equal(t, state.NumDeleted, 1)
+			},
+		},
+		{
+			title: "PurgeEx-1",
+			action: func(t *testing.T, fs *fileStore) {
+				purged, err := fs.PurgeEx("foo.1", 0, 0)
+				require_NoError(t, err)
+				require_Equal(t, purged, 2)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 2)
+				require_Equal(t, state.FirstSeq, 1)
+				require_Equal(t, state.LastSeq, 4)
+				require_Equal(t, state.NumDeleted, 2)
+			},
+		},
+		{
+			title: "Compact",
+			action: func(t *testing.T, fs *fileStore) {
+				purged, err := fs.Compact(3)
+				require_NoError(t, err)
+				require_Equal(t, purged, 2)
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 2)
+				require_Equal(t, state.FirstSeq, 3)
+				require_Equal(t, state.LastSeq, 4)
+			},
+		},
+		{
+			title: "Truncate",
+			action: func(t *testing.T, fs *fileStore) {
+				require_NoError(t, fs.Truncate(2))
+			},
+			validate: func(t *testing.T, state StreamState) {
+				require_Equal(t, state.Msgs, 2)
+				require_Equal(t, state.FirstSeq, 1)
+				require_Equal(t, state.LastSeq, 2)
+			},
+		},
+	}
+	for _, test := range tests {
+		t.Run(test.title, func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+				created := time.Now()
+				fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+				require_NoError(t, err)
+				defer fs.Stop()
+
+				for i := 0; i < 4; i++ {
+					_, _, err = fs.StoreMsg(fmt.Sprintf("foo.%d", i%2), nil, nil, 0)
+					require_NoError(t, err)
+				}
+				test.action(t, fs)
+				before := fs.State()
+				test.validate(t, before)
+				requireStateSurvivesRecovery(t, fs, fcfg, cfg, created, before)
+			})
+		})
+	}
+}
+
+// requireStateSurvivesRecovery stops fs and checks that want comes back when
+// recovering from index.db, when recovering from the blocks alone (index.db
+// removed), and after a full rebuild. It returns the last store opened.
+func requireStateSurvivesRecovery(t *testing.T, fs *fileStore, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, want StreamState) *fileStore {
+	t.Helper()
+	check := func(how string) {
+		t.Helper()
+		if got := fs.State(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: expected state\n%+v, got\n%+v", how, want, got)
+		}
+	}
+	reopen := func() {
+		t.Helper()
+		var err error
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		t.Cleanup(func() { fs.Stop() })
+	}
+	require_NoError(t, fs.Stop())
+	reopen()
+	check("recovered from index.db")
+
+	require_NoError(t, fs.Stop())
+	require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+	reopen()
+	check("recovered from the blocks")
+
+	fs.rebuildState(nil)
+	check("rebuilt")
+	return fs
+}
+
+func TestFileStoreRecoverAfterCompact(t *testing.T) {
+	// Compact rewrites a block only when that pays off; otherwise it leaves
+	// tombstones so that recovery without index.db still knows what is gone.
+	for _, test := range []struct {
+		payloadSize    int
+		usesTombstones bool
+	}{
+		{payloadSize: 1024, usesTombstones: true},
+		{payloadSize: 1024 * 1024, usesTombstones: false},
+	} {
+		t.Run(strconv.Itoa(test.payloadSize), func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+				created := time.Now()
+				fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+				require_NoError(t, err)
+				defer fs.Stop()
+
+				subject := "foo"
+				payload := make([]byte, test.payloadSize)
+				for i := 0; i < 4; i++ {
+					_, _, err = fs.StoreMsg(subject, nil, payload, 0)
+					require_NoError(t, err)
+				}
+				recSize := uint64(emptyRecordLen + len(subject) + test.payloadSize)
+				before := fs.State()
+				require_Equal(t, before.Msgs, 4)
+				require_Equal(t, before.FirstSeq, 1)
+				require_Equal(t, before.LastSeq, 4)
+				require_Equal(t, before.Bytes, recSize*4)
+
+				fs.mu.RLock()
+				lmb := fs.lastBlock
+				fs.mu.RUnlock()
+				blockBytes := func() (uint64, uint64) {
+					lmb.mu.RLock()
+					defer lmb.mu.RUnlock()
+					return lmb.bytes, lmb.rawBytes
+				}
+				plain := fcfg.Cipher == NoCipher && fcfg.Compression == NoCompression
+				if plain {
+					live, raw := blockBytes()
+					require_Equal(t, live, recSize*4)
+					require_Equal(t, raw, recSize*4)
+				}
+
+				purged, err := fs.Compact(4)
+				require_NoError(t, err)
+				require_Equal(t, purged, 3)
+
+				before = fs.State()
+				require_Equal(t, before.Msgs, 1)
+				require_Equal(t, before.FirstSeq, 4)
+				require_Equal(t, before.LastSeq, 4)
+				require_Equal(t, before.Bytes, recSize)
+				if plain {
+					live, raw := blockBytes()
+					require_Equal(t, live, recSize)
+					wantRaw := recSize
+					if test.usesTombstones {
+						// The four records plus three tombstones.
+						wantRaw = recSize*4 + uint64(emptyRecordLen)*3
+					}
+					require_Equal(t, raw, wantRaw)
+				}
+
+				requireStateSurvivesRecovery(t, fs, fcfg, cfg, created, before)
+			})
+		})
+	}
+}
+
+func TestFileStoreRecoverWithEmptyMessageBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		// Exactly four payload-less "foo" records per block.
+		fcfg.BlockSize = 33 * 4
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for i := 0; i < 4; i++ {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		require_Len(t, fs.numMsgBlocks(), 1)
+
+		// The two tombstones go to a second block that holds no messages.
+		for seq := uint64(1); seq <= 2; seq++ {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+		require_Len(t, fs.numMsgBlocks(), 2)
+
+		before := fs.State()
+		require_Equal(t, before.Msgs, 2)
+		require_Equal(t, before.FirstSeq, 3)
+		require_Equal(t, before.LastSeq, 4)
+
+		requireStateSurvivesRecovery(t, fs, fcfg, cfg, created, before)
+	})
 }
