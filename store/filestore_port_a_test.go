@@ -1,0 +1,382 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Upstream batch 14 (file store write and lifecycle) tests, ported. The
+// upstream perf tests are skipped there; here they run scaled down, assert
+// their functional outcome and only log their timings.
+
+func TestFileStoreCompactPerf(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 8192
+		fcfg.AsyncFlush = true
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		const total, keep = 10_000, 1_000
+		subj, msg := "foo", []byte("Hello World")
+		for range total {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.State().Msgs, uint64(total))
+
+		start := time.Now()
+		purged, err := fs.Compact(total - keep + 1)
+		require_NoError(t, err)
+		t.Logf("compacting %d of %d messages took %v", purged, total, time.Since(start))
+
+		require_Equal(t, purged, uint64(total-keep))
+		state := fs.State()
+		require_Equal(t, state.Msgs, uint64(keep))
+		require_Equal(t, state.FirstSeq, uint64(total-keep+1))
+		require_Equal(t, state.LastSeq, uint64(total))
+	})
+}
+
+func TestFileStorePartialIndexes(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.CacheExpire = 10 * time.Millisecond
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		const toSend = 5
+		for range toSend {
+			_, _, err := fs.StoreMsg("foo", nil, []byte("ok-1"), 0)
+			require_NoError(t, err)
+		}
+
+		fs.mu.RLock()
+		mb := fs.blocks[0]
+		fs.mu.RUnlock()
+
+		// Age the block's activity so the expiry timer drops the cache.
+		mb.mu.Lock()
+		mb.lastLoad -= int64(2 * defaultCacheBufferExpiration)
+		mb.lastWrite -= int64(2 * defaultCacheBufferExpiration)
+		mb.startCacheExpireTimer()
+		mb.mu.Unlock()
+		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			mb.mu.RLock()
+			defer mb.mu.RUnlock()
+			if mb.cache == nil || len(mb.cache.offsets) == 0 {
+				return nil
+			}
+			return fmt.Errorf("cache still holds %d offsets", len(mb.cache.offsets))
+		})
+
+		// New writes now start a cache that only covers the tail of the block.
+		for range toSend {
+			_, _, err := fs.StoreMsg("foo", nil, []byte("ok-2"), 0)
+			require_NoError(t, err)
+		}
+		for seq, want := range map[uint64]string{2: "ok-1", 8: "ok-2"} {
+			sm, err := fs.LoadMsg(seq, nil)
+			require_NoError(t, err)
+			require_Equal(t, string(sm.msg), want)
+		}
+	})
+}
+
+func TestFileStorePerf(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.AsyncFlush = true
+		fcfg.BlockSize = 256 * 1024
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
+
+		subj, msg := "foo", bytes.Repeat([]byte("D"), 1024-33)
+		storedMsgSize := fileStoreMsgSize(subj, nil, msg)
+		// Upstream stores 5GB; a few MB over several blocks keeps the scenario.
+		toStore := uint64(4 * 1024 * 1024 / storedMsgSize)
+
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		start := time.Now()
+		for range toStore {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_NoError(t, fs.Stop())
+		t.Logf("stored %d msgs in %v", toStore, time.Since(start))
+
+		fcfg.AsyncFlush = false
+		start = time.Now()
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		t.Logf("restored in %v", time.Since(start))
+
+		state := fs.State()
+		require_Equal(t, state.Msgs, toStore)
+		require_Equal(t, state.Bytes, toStore*storedMsgSize)
+
+		// Twice: the second pass reads blocks whose records were already checked.
+		var smv StoreMsg
+		for pass := range 2 {
+			start = time.Now()
+			for seq := uint64(1); seq <= toStore; seq++ {
+				sm, err := fs.LoadMsg(seq, &smv)
+				require_NoError(t, err)
+				require_Equal(t, sm.seq, seq)
+				require_True(t, bytes.Equal(sm.msg, msg))
+			}
+			t.Logf("read pass %d took %v", pass+1, time.Since(start))
+		}
+		require_NoError(t, fs.Stop())
+
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		start = time.Now()
+		for seq := uint64(1); seq <= toStore; seq++ {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+		require_NoError(t, fs.Stop())
+		t.Logf("removed all in %v", time.Since(start))
+
+		fs = newTestFileStore(t, fcfg, cfg)
+		state = fs.State()
+		require_Equal(t, state.Msgs, uint64(0))
+		require_Equal(t, state.Bytes, uint64(0))
+		require_Equal(t, state.LastSeq, toStore)
+	})
+}
+
+func TestFileStoreReadBackMsgPerf(t *testing.T) {
+	subj, msg := "foo", []byte("ABCDEFGH") // small messages make lookups dominate
+	storedMsgSize := fileStoreMsgSize(subj, nil, msg)
+
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		// Upstream fills two 8MB blocks; two 64KB blocks keep the layout.
+		fcfg.BlockSize = 64 * 1024
+		toStore := 2 * fcfg.BlockSize / storedMsgSize
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		start := time.Now()
+		for range toStore {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		t.Logf("stored %d msgs in %v", toStore, time.Since(start))
+		require_True(t, fs.numMsgBlocks() >= 2)
+
+		// Two messages near the end of the first block, which is not cached.
+		index := fcfg.BlockSize/storedMsgSize - 22
+		for _, seq := range []uint64{index, index + 2} {
+			start = time.Now()
+			sm, err := fs.LoadMsg(seq, nil)
+			require_NoError(t, err)
+			t.Logf("loading %d took %v", seq, time.Since(start))
+			require_Equal(t, sm.seq, seq)
+			require_True(t, bytes.Equal(sm.msg, msg))
+		}
+	})
+}
+
+// A stream limit of one message means every store is followed by a removal.
+func TestFileStoreStoreLimitRemovePerf(t *testing.T) {
+	subj, msg := "foo", bytes.Repeat([]byte("D"), 1024-33)
+	storedMsgSize := fileStoreMsgSize(subj, nil, msg)
+	toStore := uint64(4 * 1024 * 1024 / storedMsgSize)
+
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 256 * 1024
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		var msgs, byts int64
+		fs.RegisterStorageUpdates(func(md, bd int64, _ uint64, _ string) { msgs += md; byts += bd })
+
+		start := time.Now()
+		for i := range toStore {
+			seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+			if i > 0 {
+				removed, err := fs.RemoveMsg(seq - 1)
+				require_NoError(t, err)
+				require_True(t, removed)
+			}
+		}
+		t.Logf("stored and removed %d msgs in %v", toStore, time.Since(start))
+		require_Equal(t, msgs, int64(1))
+		require_Equal(t, byts, int64(storedMsgSize))
+		// Stopping hands the stored bytes back.
+		require_NoError(t, fs.Stop())
+		require_Equal(t, byts, int64(0))
+
+		fs = newTestFileStore(t, fcfg, cfg)
+		state := fs.State()
+		require_Equal(t, state.Msgs, uint64(1))
+		require_Equal(t, state.FirstSeq, toStore)
+		require_Equal(t, state.LastSeq, toStore)
+	})
+}
+
+func TestFileStorePubPerfWithSmallBlkSize(t *testing.T) {
+	subj, msg := "foo", bytes.Repeat([]byte("D"), 1024-33)
+	storedMsgSize := fileStoreMsgSize(subj, nil, msg)
+	toStore := uint64(4 * 1024 * 1024 / storedMsgSize)
+
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = FileStoreMinBlkSize
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		start := time.Now()
+		for range toStore {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		perBlock := FileStoreMinBlkSize / storedMsgSize
+		minBlocks := int(toStore / perBlock)
+		require_True(t, fs.numMsgBlocks() >= minBlocks)
+		require_NoError(t, fs.Stop())
+		t.Logf("stored %d msgs in %d byte blocks in %v", toStore, FileStoreMinBlkSize, time.Since(start))
+
+		fs = newTestFileStore(t, fcfg, cfg)
+		state := fs.State()
+		require_Equal(t, state.Msgs, toStore)
+		require_Equal(t, state.Bytes, toStore*storedMsgSize)
+	})
+}
+
+func TestFileStoreStreamStateDeleted(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		subj, toStore := "foo", uint64(10)
+		for i := uint64(1); i <= toStore; i++ {
+			_, _, err := fs.StoreMsg(subj, nil, fmt.Appendf(nil, "[%08d] Hello World!", i), 0)
+			require_NoError(t, err)
+		}
+		require_Len(t, len(fs.State().Deleted), 0)
+
+		// Interior removals show up as deleted.
+		var expected []uint64
+		for seq := uint64(2); seq < toStore; seq += 2 {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+			expected = append(expected, seq)
+		}
+		state := fs.State()
+		if !slices.Equal(state.Deleted, expected) {
+			t.Fatalf("deleted %v, want %v", state.Deleted, expected)
+		}
+
+		// Removing 1 and 3 moves the first sequence past 2 and 4.
+		for _, seq := range []uint64{1, 3} {
+			_, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+		expected = expected[2:]
+		state = fs.State()
+		if !slices.Equal(state.Deleted, expected) {
+			t.Fatalf("deleted %v, want %v", state.Deleted, expected)
+		}
+		require_Equal(t, state.FirstSeq, uint64(5))
+
+		_, err := fs.Purge()
+		require_NoError(t, err)
+		require_Len(t, len(fs.State().Deleted), 0)
+	})
+}
+
+// Under load a stream could fail to delete with "directory not empty" when
+// something kept writing into its directory.
+func TestFileStoreStreamDeleteDirNotEmpty(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs, err := newFileStore(fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		require_NoError(t, err)
+
+		for i := uint64(1); i <= 10; i++ {
+			_, _, err := fs.StoreMsg("foo", nil, fmt.Appendf(nil, "[%08d] Hello World!", i), 0)
+			require_NoError(t, err)
+		}
+
+		ready, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			g := filepath.Join(fcfg.StoreDir, "g")
+			close(ready)
+			for range 100 {
+				_ = os.WriteFile(g, []byte("OK"), defaultFilePerms)
+			}
+		}()
+		<-ready
+		require_NoError(t, fs.Delete(true))
+		<-done
+		require_True(t, fs.isClosed())
+		_, err = os.Stat(filepath.Join(fcfg.StoreDir, msgDir))
+		require_True(t, os.IsNotExist(err))
+	})
+}
+
+// Reported upstream: erasing the first message and letting the cache expire
+// broke loading the second.
+func TestFileStoreStreamDeleteCacheBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.CacheExpire = 50 * time.Millisecond
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		subj, msg := "foo", []byte("Hello World")
+		for range 2 {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		_, err := fs.EraseMsg(1)
+		require_NoError(t, err)
+		time.Sleep(100 * time.Millisecond)
+		sm, err := fs.LoadMsg(2, nil)
+		require_NoError(t, err)
+		require_True(t, bytes.Equal(sm.msg, msg))
+		_, err = fs.LoadMsg(1, nil)
+		require_Error(t, err)
+	})
+}
+
+// With a byte limit under the block size, blocks must still roll so that the
+// one block left stays under the block size.
+func TestFileStoreStreamFailToRollBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 512
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage, MaxBytes: 300})
+
+		msg := bytes.Repeat([]byte("ABC"), 33) // about 100 bytes stored
+		for range 200 {
+			_, _, err := fs.StoreMsg("zzz", nil, msg, 0)
+			require_NoError(t, err)
+		}
+
+		fs.mu.RLock()
+		numBlocks := len(fs.blocks)
+		var index uint32
+		var blkSize int64
+		if numBlocks > 0 {
+			mb := fs.blocks[0]
+			mb.mu.RLock()
+			index = mb.index
+			if fi, _ := os.Stat(mb.fileName); fi != nil {
+				blkSize = fi.Size()
+			}
+			mb.mu.RUnlock()
+		}
+		fs.mu.RUnlock()
+
+		require_Equal(t, numBlocks, 1)
+		if index < 60 {
+			t.Fatalf("expected a block index of at least 60, got %d", index)
+		}
+		if blkSize > 512 {
+			t.Fatalf("expected the block to be at most 512 bytes, got %d", blkSize)
+		}
+	})
+}
