@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/gsl"
 	"github.com/porttracker/porttracker/store/vfs"
 )
@@ -816,4 +819,146 @@ func TestFileStoreRecoverWithEmptyMessageBlock(t *testing.T) {
 
 		requireStateSurvivesRecovery(t, fs, fcfg, cfg, created, before)
 	})
+}
+
+func TestFileStoreAllLastSeqs(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*.*"}, MaxMsgsPer: 50, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	subjs := []string{"foo.foo", "foo.bar", "foo.baz", "bar.foo", "bar.bar", "bar.baz"}
+	rng := rand.New(rand.NewSource(2))
+	// Scaled down from upstream's 100k messages.
+	for i := 0; i < 10_000; i++ {
+		_, _, err := fs.StoreMsg(subjs[rng.Intn(len(subjs))], nil, []byte("abc"), 0)
+		require_NoError(t, err)
+	}
+
+	want := make([]uint64, 0, len(subjs))
+	var smv StoreMsg
+	for _, subj := range subjs {
+		sm, err := fs.LoadLastMsg(subj, &smv)
+		require_NoError(t, err)
+		want = append(want, sm.seq)
+	}
+	slices.Sort(want)
+
+	seqs, err := fs.AllLastSeqs()
+	require_NoError(t, err)
+	if !reflect.DeepEqual(seqs, want) {
+		t.Fatalf("expected last sequences %v, got %v", want, seqs)
+	}
+}
+
+func TestFileStoreRecoverDoesNotResetStreamState(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		// Upstream uses a two second MaxAge; one keeps the test shorter.
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"ev.1"}, Storage: FileStorage, MaxAge: time.Second, Retention: WorkQueuePolicy}
+		fcfg.BlockSize = 1024
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for i := 0; i < 500; i++ {
+			_, _, err := fs.StoreMsg("foo", nil, []byte("Hello World"), 0)
+			require_NoError(t, err)
+		}
+		require_True(t, fs.numMsgBlocks() > 1)
+
+		// Let every message age out, as if a consumer had taken them all.
+		checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+			if n := fs.State().Msgs; n != 0 {
+				return fmt.Errorf("%d messages left", n)
+			}
+			return nil
+		})
+
+		fs.mu.RLock()
+		blks := len(fs.blocks)
+		var blockFile string
+		if blks > 0 {
+			blockFile = fs.blocks[0].fileName
+		}
+		fs.mu.RUnlock()
+
+		require_NoError(t, fs.Stop())
+		_, err = os.Stat(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile))
+		require_NoError(t, err)
+
+		// One empty block remains; without it only index.db knows the
+		// sequences, and recovery must keep them instead of starting over.
+		require_Len(t, blks, 1)
+		require_NoError(t, os.Remove(blockFile))
+
+		fs, err = newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		fs.mu.RLock()
+		first, last := fs.state.FirstSeq, fs.state.LastSeq
+		fs.mu.RUnlock()
+		require_Equal(t, last, 500)
+		require_Equal(t, first, 501)
+	})
+}
+
+func TestFileStoreAccessTimeSpinUp(t *testing.T) {
+	// Let goroutines of earlier tests wind down before taking the baseline.
+	time.Sleep(time.Second)
+	before := runtime.NumGoroutine()
+
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+	require_True(t, ats.AccessTime() != 0)
+	// An open store runs its background goroutines...
+	require_True(t, runtime.NumGoroutine() > before)
+
+	// ...and Stop must end every one of them.
+	require_NoError(t, fs.Stop())
+	checkFor(t, 2*time.Second, 2*ats.TickInterval, func() error {
+		if after := runtime.NumGoroutine(); after != before {
+			return fmt.Errorf("goroutines: %d before, %d after Stop", before, after)
+		}
+		return nil
+	})
+}
+
+func TestFileStoreUpdateConfigTTLState(t *testing.T) {
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{">"}, Storage: FileStorage}
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+	require_True(t, fs.ttls == nil)
+
+	// The TTL wheel exists exactly while the stream allows message TTLs.
+	cfg.AllowMsgTTL = true
+	require_NoError(t, fs.UpdateConfig(&cfg))
+	require_True(t, fs.ttls != nil)
+
+	cfg.AllowMsgTTL = false
+	require_NoError(t, fs.UpdateConfig(&cfg))
+	require_True(t, fs.ttls == nil)
+}
+
+func TestFileStoreSubjectForSeq(t *testing.T) {
+	cfg := StreamConfig{Name: "foo", Subjects: []string{"foo.>"}, Storage: FileStorage}
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()}, cfg)
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	seq, _, err := fs.StoreMsg("foo.bar", nil, nil, 0)
+	require_NoError(t, err)
+	require_Equal(t, seq, 1)
+
+	_, err = fs.SubjectForSeq(0)
+	require_Error(t, err, ErrStoreMsgNotFound)
+	subj, err := fs.SubjectForSeq(1)
+	require_NoError(t, err)
+	require_Equal(t, subj, "foo.bar")
+	_, err = fs.SubjectForSeq(2)
+	require_Error(t, err, ErrStoreMsgNotFound)
 }
