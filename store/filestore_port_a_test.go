@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -378,5 +380,313 @@ func TestFileStoreStreamFailToRollBug(t *testing.T) {
 		if blkSize > 512 {
 			t.Fatalf("expected the block to be at most 512 bytes, got %d", blkSize)
 		}
+	})
+}
+
+func TestFileStorePurgeExKeepOneBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 128
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+
+		fill := bytes.Repeat([]byte("X"), 128)
+		for _, m := range []struct {
+			subj string
+			msg  []byte
+		}{{"A", []byte("META")}, {"B", fill}, {"A", []byte("META")}, {"B", fill}} {
+			_, _, err := fs.StoreMsg(m.subj, nil, m.msg, 0)
+			require_NoError(t, err)
+		}
+
+		fss, err := fs.FilteredState(1, "A")
+		require_NoError(t, err)
+		require_Equal(t, fss.Msgs, 2)
+
+		n, err := fs.PurgeEx("A", 0, 1)
+		require_NoError(t, err)
+		require_Equal(t, n, 1)
+
+		fss, err = fs.FilteredState(1, "A")
+		require_NoError(t, err)
+		require_Equal(t, fss.Msgs, 1)
+		require_Equal(t, fss.First, 3)
+	})
+}
+
+func TestFileStoreFetchPerf(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 8192
+		fcfg.AsyncFlush = true
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+
+		// Four messages a block; upstream makes 25k blocks, a thousand will do.
+		n, subj, msg := 4_000, "zzz", bytes.Repeat([]byte("ABC"), 600)
+		for range n {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_True(t, fs.numMsgBlocks() >= n/4)
+
+		var smv StoreMsg
+		start := time.Now()
+		for seq := uint64(1); seq <= uint64(n); seq++ {
+			sm, err := fs.LoadMsg(seq, &smv)
+			require_NoError(t, err)
+			require_Equal(t, sm.seq, seq)
+		}
+		t.Logf("loading all %d messages took %v", n, time.Since(start))
+	})
+}
+
+// A compaction that frees more than half of a block rewrites it to reclaim
+// the space (nats-server issue 2936, raft logs).
+func TestFileStoreCompactReclaimHeadSpace(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 4 * 1024 * 1024
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		// Random payloads, so corruption cannot hide behind repetition.
+		msg := make([]byte, 64*1024)
+		_, _ = crand.Read(msg)
+
+		// About 63 messages in the first block and 37 in the second.
+		n, subj := 100, "z"
+		for range n {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+
+		checkNumBlocks := func(n int) {
+			t.Helper()
+			require_Equal(t, fs.numMsgBlocks(), n)
+		}
+		getBlock := func(i int) *msgBlock {
+			fs.mu.RLock()
+			defer fs.mu.RUnlock()
+			return fs.blocks[i]
+		}
+		checkBlock := func(mb *msgBlock) {
+			t.Helper()
+			mb.mu.RLock()
+			rawBytes, fileName := mb.rawBytes, mb.fileName
+			first, last := mb.first.seq, mb.last.seq
+			mb.mu.RUnlock()
+
+			if fcfg.Compression == NoCompression {
+				fi, err := os.Stat(fileName)
+				require_NoError(t, err)
+				require_Equal(t, rawBytes, uint64(fi.Size()))
+			}
+			var smv StoreMsg
+			for _, seq := range []uint64{first, last} {
+				sm, err := fs.LoadMsg(seq, &smv)
+				require_NoError(t, err)
+				require_True(t, bytes.Equal(sm.msg, msg))
+			}
+		}
+		blockFileSize := func(mb *msgBlock) int64 {
+			t.Helper()
+			mb.mu.RLock()
+			defer mb.mu.RUnlock()
+			fi, err := os.Stat(mb.fileName)
+			require_NoError(t, err)
+			return fi.Size()
+		}
+
+		checkNumBlocks(2)
+		before := blockFileSize(getBlock(0))
+		_, err = fs.Compact(33)
+		require_NoError(t, err)
+		checkNumBlocks(2)
+		checkBlock(getBlock(0))
+		checkBlock(getBlock(1))
+		if fcfg.Compression == NoCompression {
+			// Over half of the first block went, so its file shrank.
+			if after := blockFileSize(getBlock(0)); after >= before/2+int64(len(msg)) {
+				t.Fatalf("first block not reclaimed: %d bytes before, %d after", before, after)
+			}
+		}
+
+		_, err = fs.Compact(85)
+		require_NoError(t, err)
+		checkNumBlocks(1)
+		checkBlock(getBlock(0))
+
+		_, _, err = fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+		checkNumBlocks(1)
+		checkBlock(getBlock(0))
+
+		require_NoError(t, fs.Stop())
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		checkNumBlocks(1)
+		checkBlock(getBlock(0))
+		_, _, err = fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	})
+}
+
+func TestFileStorePurgeExWithSubject(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1000
+		cfg := StreamConfig{Name: "TEST", Subjects: []string{"foo.>"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		payload := make([]byte, 20)
+		_, _, err = fs.StoreMsg("foo.0", nil, payload, 0)
+		require_NoError(t, err)
+		total := 200
+		for range total {
+			_, _, err = fs.StoreMsg("foo.1", nil, payload, 0)
+			require_NoError(t, err)
+		}
+		_, _, err = fs.StoreMsg("foo.2", nil, []byte("xxxxxx"), 0)
+		require_NoError(t, err)
+
+		// Keep the index.db from before the purge, to replay a crash later.
+		require_NoError(t, fs.forceWriteFullState())
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+		require_True(t, len(buf) > 0)
+
+		p, err := fs.PurgeEx("foo.1", 0, 0)
+		require_NoError(t, err)
+		require_Equal(t, p, uint64(total))
+
+		before := fs.State()
+		require_Equal(t, before.Msgs, 2)
+		require_Equal(t, before.FirstSeq, 1)
+
+		restart := func(what string) {
+			t.Helper()
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+			if state := fs.State(); !reflect.DeepEqual(state, before) {
+				t.Fatalf("%s: state %+v, want %+v", what, state, before)
+			}
+		}
+
+		require_NoError(t, fs.Stop())
+		restart("with index.db")
+
+		// Without index.db the purge's tombstones must carry the state.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(sfile))
+		restart("without index.db")
+
+		// A crash after PurgeEx but before index.db was rewritten.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		restart("with the index.db from before PurgeEx")
+	})
+}
+
+func TestFileStorePurgeExNoTombsOnBlockRemoval(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1000
+		cfg := StreamConfig{Name: "TEST", Subjects: []string{"foo.>"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		payload := make([]byte, 20)
+		total := 100
+		for range total {
+			_, _, err = fs.StoreMsg("foo.1", nil, payload, 0)
+			require_NoError(t, err)
+		}
+		_, _, err = fs.StoreMsg("foo.2", nil, payload, 0)
+		require_NoError(t, err)
+		require_Equal(t, fs.numMsgBlocks(), 6)
+
+		require_NoError(t, fs.forceWriteFullState())
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+		require_True(t, len(buf) > 0)
+
+		// Whole blocks go away, so no tombstones should be written for them.
+		p, err := fs.PurgeEx("foo.1", 0, 0)
+		require_NoError(t, err)
+		require_Equal(t, p, uint64(total))
+		state := fs.State()
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 101)
+		require_Equal(t, fs.numMsgBlocks(), 1)
+
+		// The old index.db still has the removed blocks; recovery must
+		// notice they are gone without tombstones.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		state = fs.State()
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 101)
+	})
+}
+
+// Upstream's bug: a short index write after all messages expired could reset
+// the stream sequence on restart. Index files are gone, the scenario stays.
+func TestFileStoreShortIndexWriteBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "TEST", Storage: FileStorage, MaxAge: time.Second}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		for range 100 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		checkFor(t, 5*time.Second, 100*time.Millisecond, func() error {
+			if state := fs.State(); state.Msgs != 0 {
+				return fmt.Errorf("expected no msgs, got %d", state.Msgs)
+			}
+			return nil
+		})
+		require_Equal(t, fs.State().FirstSeq, 101)
+
+		require_NoError(t, fs.Stop())
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		state := fs.State()
+		require_Equal(t, state.FirstSeq, 101)
+		require_Equal(t, state.LastSeq, 100)
+	})
+}
+
+func TestFileStoreDoubleCompactWithWriteInBetweenEncryptedBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		subj, msg := "foo", []byte("ouch")
+		store5 := func() {
+			t.Helper()
+			for range 5 {
+				_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				require_NoError(t, err)
+			}
+		}
+		store5()
+		_, err := fs.Compact(5)
+		require_NoError(t, err)
+		require_Equal(t, fs.State().LastSeq, 5)
+
+		store5()
+		_, err = fs.Compact(10)
+		require_NoError(t, err)
+		state := fs.State()
+		require_Equal(t, state.LastSeq, 10)
+		require_Equal(t, state.Msgs, 1)
+		sm, err := fs.LoadMsg(10, nil)
+		require_NoError(t, err)
+		require_True(t, bytes.Equal(sm.msg, msg))
 	})
 }
