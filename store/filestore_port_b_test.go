@@ -962,3 +962,172 @@ func TestFileStoreSubjectForSeq(t *testing.T) {
 	_, err = fs.SubjectForSeq(2)
 	require_Error(t, err, ErrStoreMsgNotFound)
 }
+
+// natsHeader builds a NATS header block holding the given key/value pairs.
+func natsHeader(kv ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("NATS/1.0\r\n")
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", kv[i], kv[i+1])
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// storeInThreeBlocks stores one "foo" message in each of three blocks.
+func storeInThreeBlocks(t *testing.T, fs *fileStore, hdr []byte, ttl int64) {
+	t.Helper()
+	for i := range 3 {
+		if i > 0 {
+			fs.mu.Lock()
+			_, err := fs.newMsgBlockForWrite()
+			fs.mu.Unlock()
+			require_NoError(t, err)
+		}
+		_, _, err := fs.StoreMsg("foo", hdr, []byte("A"), ttl)
+		require_NoError(t, err)
+	}
+	require_Len(t, fs.numMsgBlocks(), 3)
+}
+
+func TestFileStoreNoPanicOnRecoverTTLWithCorruptBlocks(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs, err := newFileStoreWithCreated(fcfg, StreamConfig{Name: "zzz", Storage: FileStorage, AllowMsgTTL: true}, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		storeInThreeBlocks(t, fs, natsHeader(JSMessageTTL, "1"), 1)
+
+		// Corrupt the layout: drop the middle block and give the last one
+		// the first one's sequence range, so blocks overlap and a gap opens.
+		fs.mu.Lock()
+		fmb, smb, lmb := fs.blocks[0], fs.blocks[1], fs.lastBlock
+		fseq, lseq := atomic.LoadUint64(&fmb.first.seq), atomic.LoadUint64(&fmb.last.seq)
+		smb.mu.Lock()
+		require_NoError(t, fs.removeMsgBlock(smb))
+		smb.mu.Unlock()
+		fs.mu.Unlock()
+		atomic.StoreUint64(&lmb.first.seq, fseq)
+		atomic.StoreUint64(&lmb.last.seq, lseq)
+
+		// Rebuilding the TTL wheel over that must not panic.
+		require_NoError(t, fs.recoverTTLState())
+		require_Len(t, fs.numMsgBlocks(), 2)
+	})
+}
+
+func TestFileStoreTruncateRemovedBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		storeInThreeBlocks(t, fs, nil, 0)
+
+		state := fs.State()
+		require_Equal(t, state.Msgs, 3)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 3)
+		require_Equal(t, state.NumDeleted, 0)
+
+		// Emptying the middle block removes it.
+		removed, err := fs.RemoveMsg(2)
+		require_NoError(t, err)
+		require_True(t, removed)
+		require_Len(t, fs.numMsgBlocks(), 2)
+		state = fs.State()
+		require_Equal(t, state.Msgs, 2)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 3)
+		require_Equal(t, state.NumDeleted, 1)
+
+		// Truncating to the sequence of the removed block must still work
+		// and keep it counted as deleted.
+		require_NoError(t, fs.Truncate(2))
+		state = fs.State()
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 2)
+		require_Equal(t, state.NumDeleted, 1)
+	})
+}
+
+func TestFileStoreRemoveBlockWithStaleStreamState(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		storeInThreeBlocks(t, fs, nil, 0)
+
+		fs.mu.RLock()
+		middle := fs.blocks[1].fileName
+		fs.mu.RUnlock()
+
+		// index.db still lists the middle block that is now gone from disk.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(middle))
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for seq := uint64(1); seq <= 3; seq++ {
+			_, err = fs.LoadMsg(seq, nil)
+			if seq == 2 {
+				require_Error(t, err, ErrStoreMsgNotFound)
+			} else {
+				require_NoError(t, err)
+			}
+		}
+	})
+}
+
+func TestFileStoreEraseMsgDoesNotLoseTombstones(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		store := func(msg []byte) {
+			t.Helper()
+			_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+			require_NoError(t, err)
+		}
+		store(nil)               // 1 stays
+		store(nil)               // 2 is removed, leaving a tombstone
+		store([]byte("secret!")) // 3 is erased
+		_, err = fs.RemoveMsg(2)
+		require_NoError(t, err)
+		store(nil) // 4 lands after the tombstone
+
+		// Erasing rewrites record 3 in place; the tombstone after it must stay.
+		_, err = fs.EraseMsg(3)
+		require_NoError(t, err)
+
+		before := fs.State()
+		require_Equal(t, before.Msgs, 2)
+		require_Equal(t, before.FirstSeq, 1)
+		require_Equal(t, before.LastSeq, 4)
+		require_True(t, slices.Equal(before.Deleted, []uint64{2, 3}))
+		checkDeleted := func() {
+			t.Helper()
+			for _, seq := range []uint64{2, 3} {
+				_, err := fs.LoadMsg(seq, nil)
+				require_Error(t, err, errDeletedMsg)
+			}
+		}
+		checkDeleted()
+
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		if state := fs.State(); !reflect.DeepEqual(state, before) {
+			t.Fatalf("expected state without index.db\n%+v, got\n%+v", before, state)
+		}
+		checkDeleted()
+	})
+}
