@@ -690,3 +690,132 @@ func TestFileStoreDoubleCompactWithWriteInBetweenEncryptedBug(t *testing.T) {
 		require_True(t, bytes.Equal(sm.msg, msg))
 	})
 }
+
+// blocksWithSubjectState reports whether any block still holds its
+// per-subject state (upstream's reportMeta hasAnyFSS).
+func blocksWithSubjectState(fs *fileStore) bool {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		has := mb.subjects != nil
+		mb.mu.RUnlock()
+		if has {
+			return true
+		}
+	}
+	return false
+}
+
+func waitNoBlockSubjectState(t *testing.T, fs *fileStore, wait time.Duration) {
+	t.Helper()
+	checkFor(t, wait, 100*time.Millisecond, func() error {
+		if blocksWithSubjectState(fs) {
+			return fmt.Errorf("blocks still hold per-subject state")
+		}
+		return nil
+	})
+}
+
+func TestFileStoreExpireSubjectMeta(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1024
+		fcfg.CacheExpire = 500 * time.Millisecond
+		fcfg.SubjectStateExpire = time.Second
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"kv.>"}, Storage: FileStorage, MaxMsgsPer: 1}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		ns := 100
+		for i := 1; i <= ns; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("kv.%d", i), nil, []byte("value"), 0)
+			require_NoError(t, err)
+		}
+
+		// After a restart the subject count is right without loading every
+		// block's per-subject state.
+		require_NoError(t, fs.Stop())
+		fs = newTestFileStore(t, fcfg, cfg)
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.NumSubjects, ns)
+
+		waitNoBlockSubjectState(t, fs, 2*fcfg.SubjectStateExpire)
+
+		// LoadLastMsg (what KV uses) loads the state it needs, which then expires again.
+		sm, err := fs.LoadLastMsg("kv.22", nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.subj, "kv.22")
+		waitNoBlockSubjectState(t, fs, 2*fcfg.SubjectStateExpire+fcfg.CacheExpire)
+	})
+}
+
+func TestFileStoreMaxMsgsAndMaxMsgsPerSubject(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 128
+		fcfg.CacheExpire = time.Second
+		cfg := StreamConfig{
+			Name:     "zzz",
+			Subjects: []string{"kv.>"},
+			Storage:  FileStorage,
+			// Stream-wide limit.
+			Discard: DiscardNew, MaxMsgs: 100,
+			// Per-subject limit.
+			DiscardNewPer: true, MaxMsgsPer: 1,
+		}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		for i := 1; i <= 101; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("kv.%d", i), nil, []byte("value"), 0)
+			if i == 101 {
+				// One past MaxMsgs under DiscardNew.
+				require_Error(t, err, ErrMaxMsgs)
+			} else {
+				require_NoError(t, err)
+			}
+		}
+		// Every subject already has its one message.
+		for i := 1; i <= 100; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("kv.%d", i), nil, []byte("value"), 0)
+			require_Error(t, err)
+		}
+
+		state := fs.State()
+		if state.Msgs != 100 || state.FirstSeq != 1 || state.LastSeq != 100 || len(state.Deleted) != 0 {
+			t.Fatalf("bad state: %+v", state)
+		}
+	})
+}
+
+func TestFileStoreSubjectStateCacheExpiration(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 32
+		fcfg.CacheExpire = time.Second
+		fcfg.SubjectStateExpire = time.Second
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"kv.>"}, Storage: FileStorage, MaxMsgsPer: 2}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		for _, prefix := range []string{"kv.foo", "kv.bar"} {
+			for i := 1; i <= 100; i++ {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("%s.%d", prefix, i), nil, []byte("value"), 0)
+				require_NoError(t, err)
+			}
+		}
+
+		// SubjectsState must work from the store-wide index once blocks dropped theirs.
+		waitNoBlockSubjectState(t, fs, 10*time.Second)
+
+		require_Len(t, len(fs.SubjectsState("kv.bar.>")), 100)
+		fss := fs.SubjectsState("kv.bar.99")
+		require_Len(t, len(fss), 1)
+		require_Equal(t, fss["kv.bar.99"], SimpleState{Msgs: 1, First: 199, Last: 199})
+
+		_, _, err := fs.StoreMsg("kv.foo.1", nil, []byte("value22"), 0)
+		require_NoError(t, err)
+		require_Equal(t, fs.State().Msgs, 201)
+
+		fss = fs.SubjectsState("kv.foo.1")
+		require_Len(t, len(fss), 1)
+		require_Equal(t, fss["kv.foo.1"], SimpleState{Msgs: 2, First: 1, Last: 201})
+	})
+}
