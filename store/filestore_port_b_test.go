@@ -1131,3 +1131,222 @@ func TestFileStoreEraseMsgDoesNotLoseTombstones(t *testing.T) {
 		checkDeleted()
 	})
 }
+
+// requireStateWithoutIndex stops fs, removes index.db and checks that the
+// blocks alone recover want. It returns the reopened store.
+func requireStateWithoutIndex(t *testing.T, fs *fileStore, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, want StreamState) *fileStore {
+	t.Helper()
+	require_NoError(t, fs.Stop())
+	require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+	fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+	require_NoError(t, err)
+	t.Cleanup(func() { fs.Stop() })
+	if got := fs.State(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("expected state without index.db\n%+v, got\n%+v", want, got)
+	}
+	return fs
+}
+
+func TestFileStoreTombstonesNoFirstSeqRollback(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 10 * 33 // ten payload-less "foo" records per block
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for i := 0; i < 20; i++ {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		state := fs.State()
+		require_Equal(t, state.Msgs, 20)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 20)
+		require_Equal(t, fs.numMsgBlocks(), 2)
+
+		// The tombstones spread over blocks; in the end one block holds only
+		// tombstones.
+		for seq := uint64(1); seq <= 20; seq++ {
+			_, err = fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+		state = fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 21)
+		require_Equal(t, state.LastSeq, 20)
+		require_Equal(t, fs.numMsgBlocks(), 1)
+
+		// Recovery from that block must not roll the first sequence back.
+		requireStateWithoutIndex(t, fs, fcfg, cfg, created, state)
+	})
+}
+
+// storeWithTombstoneRun stores 50 messages, removes 2..49, rolls to a new
+// block, stores 50 more and removes 50..100, so that only seq 1 remains and
+// many blocks hold nothing but tombstones.
+func storeWithTombstoneRun(t *testing.T, fs *fileStore) {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+	}
+	for seq := uint64(2); seq <= 49; seq++ {
+		_, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+	}
+	fs.mu.Lock()
+	_, err := fs.newMsgBlockForWrite()
+	fs.mu.Unlock()
+	require_NoError(t, err)
+	for i := 0; i < 50; i++ {
+		_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+	}
+	for seq := uint64(50); seq <= 100; seq++ {
+		_, err = fs.RemoveMsg(seq)
+		require_NoError(t, err)
+	}
+	state := fs.State()
+	require_Equal(t, state.Msgs, 1)
+	require_Equal(t, state.FirstSeq, 1)
+	require_Equal(t, state.LastSeq, 100)
+}
+
+func TestFileStoreTombstonesSelectNextFirstCleanup(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 10 * 33
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		storeWithTombstoneRun(t, fs)
+
+		// Removing the last message makes every tombstone-only block
+		// removable; the first sequence must move past all of them.
+		_, err = fs.RemoveMsg(1)
+		require_NoError(t, err)
+		state := fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 101)
+		require_Equal(t, state.LastSeq, 100)
+
+		requireStateWithoutIndex(t, fs, fcfg, cfg, created, state)
+	})
+}
+
+func TestFileStoreTombstonesSelectNextFirstCleanupOnRecovery(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 10 * 33
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		storeWithTombstoneRun(t, fs)
+		lastTime := fs.State().LastTime
+
+		// Only the tombstone reaches disk, as if the process died right
+		// after writing it; recovery has to do the cleanup.
+		require_NoError(t, fs.writeTombstone(1, 0))
+		want := StreamState{FirstSeq: 101, LastSeq: 100, LastTime: lastTime}
+		requireStateWithoutIndex(t, fs, fcfg, cfg, created, want)
+	})
+}
+
+// headBlock returns the store's first block.
+func headBlock(fs *fileStore) *msgBlock {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	if len(fs.blocks) == 0 {
+		return nil
+	}
+	return fs.blocks[0]
+}
+
+func TestFileStoreDetectDeleteGapWithLastSkipMsg(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		// Skipping 2..4 with a live message before them: three deletes.
+		require_NoError(t, fs.SkipMsgs(2, 3))
+		state := fs.State()
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 4)
+		require_Equal(t, state.NumDeleted, 3)
+
+		// The block only records the last skip; recovery must infer the gap.
+		fs = requireStateWithoutIndex(t, fs, fcfg, cfg, created, state)
+		mb := headBlock(fs)
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		require_Equal(t, atomic.LoadUint64(&mb.first.seq), 1)
+		require_Equal(t, atomic.LoadUint64(&mb.last.seq), 4)
+		require_Len(t, mb.deleted.Size(), 3)
+	})
+}
+
+func TestFileStoreDetectDeleteGapWithOnlySkipMsg(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		_, err = fs.SkipMsg(1)
+		require_NoError(t, err)
+		require_NoError(t, fs.SkipMsgs(2, 3))
+		// With no messages at all, skips only move the sequences forward.
+		state := fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 5)
+		require_Equal(t, state.LastSeq, 4)
+		require_Equal(t, state.NumDeleted, 0)
+
+		fs = requireStateWithoutIndex(t, fs, fcfg, cfg, created, state)
+		mb := headBlock(fs)
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		require_Equal(t, atomic.LoadUint64(&mb.first.seq), 5)
+		require_Equal(t, atomic.LoadUint64(&mb.last.seq), 4)
+		require_Len(t, mb.deleted.Size(), 0)
+	})
+}
+
+func TestFileStoreEraseMsgErr(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for i := 0; i < 2; i++ {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		if mb.cache == nil {
+			mb.mu.Unlock()
+			t.Fatal("expected the block cache to be loaded")
+		}
+		// Point the block at a path in a missing directory so that the
+		// rewrite erasing the record fails.
+		mb.fileName = filepath.Join(fcfg.StoreDir, "missing", "1.blk")
+		mb.mu.Unlock()
+
+		// The failure must come back as an error, not a panic.
+		_, err = fs.EraseMsg(2)
+		require_Error(t, err)
+	})
+}
