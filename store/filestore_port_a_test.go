@@ -819,3 +819,165 @@ func TestFileStoreSubjectStateCacheExpiration(t *testing.T) {
 		require_Equal(t, fss["kv.foo.1"], SimpleState{Msgs: 2, First: 1, Last: 201})
 	})
 }
+
+// msgBlockAt returns the store's i-th block.
+func msgBlockAt(fs *fileStore, i int) *msgBlock {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	return fs.blocks[i]
+}
+
+func TestFileStoreNoFSSWhenNoSubjects(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		n, msg := 100, []byte("raft state")
+		for range n {
+			_, _, err := fs.StoreMsg(_EMPTY_, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.State().Msgs, uint64(n))
+
+		require_NoError(t, fs.Stop())
+		fs = newTestFileStore(t, fcfg, cfg)
+
+		// Recovery must not load the block to build subject state nobody needs.
+		mb := msgBlockAt(fs, 0)
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		require_Equal(t, mb.cacheLoads, 0)
+		require_True(t, mb.subjects == nil)
+	})
+}
+
+func TestFileStoreNoFSSBugAfterRemoveFirst(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 8 * 1024 * 1024
+		fcfg.CacheExpire = 200 * time.Millisecond
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.bar.*"}, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		n, msg := 100, bytes.Repeat([]byte("ZZZ"), 33)
+		for i := range n {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("foo.bar.%d", i), nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.State().Msgs, uint64(n))
+
+		// Let the block's subject state expire, then remove the first message.
+		time.Sleep(250 * time.Millisecond)
+		_, err := fs.RemoveMsg(1)
+		require_NoError(t, err)
+
+		sm, _, err := fs.LoadNextMsg("foo.>", true, 1, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.subj, "foo.bar.1")
+
+		// The state rebuilt by the load must not resurrect foo.bar.0.
+		mb := msgBlockAt(fs, 0)
+		mb.mu.RLock()
+		var ss *SimpleState
+		var ok bool
+		if mb.subjects != nil {
+			ss, ok = mb.subjects.Find([]byte("foo.bar.0"))
+		}
+		mb.mu.RUnlock()
+		if ok && ss != nil {
+			t.Fatalf("expected no state for foo.bar.0, got %+v", ss)
+		}
+	})
+}
+
+// Index files for subject state are gone; the point stays that recovery
+// does not build per-subject state up front.
+func TestFileStoreNoFSSAfterRecover(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		n, msg := 100, []byte("no fss for you!")
+		for range n {
+			_, _, err := fs.StoreMsg(_EMPTY_, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.State().Msgs, uint64(n))
+
+		require_NoError(t, fs.Stop())
+		fs = newTestFileStore(t, fcfg, cfg)
+		mb := msgBlockAt(fs, 0)
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		require_True(t, mb.subjects == nil)
+	})
+}
+
+func TestFileStoreFSSCloseAndKeepOnExpireOnRecoverBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		ttl := 100 * time.Millisecond
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage, MaxAge: ttl}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		require_Equal(t, fs.State().NumSubjects, 1)
+
+		require_NoError(t, fs.Stop())
+		time.Sleep(2 * ttl)
+		fs = newTestFileStore(t, fcfg, cfg)
+		state := fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.NumSubjects, 0)
+	})
+}
+
+func TestFileStoreExpireOnRecoverSubjectAccounting(t *testing.T) {
+	msg := bytes.Repeat([]byte("A"), 19)
+
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 100
+		ttl := 200 * time.Millisecond
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxAge: ttl}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		// A and B fill the first block, C goes in the second.
+		for _, subj := range []string{"A", "B"} {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		time.Sleep(ttl / 2)
+		_, _, err = fs.StoreMsg("C", nil, msg, 0)
+		require_NoError(t, err)
+		require_Equal(t, fs.numMsgBlocks(), 2)
+
+		require_NoError(t, fs.Stop())
+		time.Sleep(ttl/2 + 10*time.Millisecond)
+		fs = newTestFileStore(t, fcfg, cfg)
+
+		// Dropping the whole first block must take A and B out of the subject index.
+		state := fs.State()
+		require_Equal(t, state.NumSubjects, 1)
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, fs.SubjectsTotals(">")["C"], 1)
+	})
+}
+
+func TestFileStoreFSSExpireNumPendingBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.CacheExpire = 100 * time.Millisecond
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"KV.>"}, MaxMsgsPer: 1, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// Let the empty block's subject state expire before the first store.
+		time.Sleep(2 * fcfg.CacheExpire)
+		_, _, err := fs.StoreMsg("KV.X", nil, []byte("Y"), 0)
+		require_NoError(t, err)
+
+		fss, err := fs.FilteredState(1, "KV.X")
+		require_NoError(t, err)
+		require_Equal(t, fss.Msgs, 1)
+	})
+}
