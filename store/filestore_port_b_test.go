@@ -1350,3 +1350,68 @@ func TestFileStoreEraseMsgErr(t *testing.T) {
 		require_Error(t, err)
 	})
 }
+
+func TestFileStorePurgeMsgBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 10 * 33
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for range 20 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.numMsgBlocks(), 2)
+		state := fs.State()
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 20)
+		require_Equal(t, state.Msgs, 20)
+		require_Equal(t, state.Bytes, 20*33)
+
+		// Dropping a whole block removes it and takes its messages and
+		// bytes off the store's totals.
+		fmb := headBlock(fs)
+		fs.mu.Lock()
+		err = fs.purgeMsgBlock(fmb)
+		blks := len(fs.blocks)
+		fs.mu.Unlock()
+		require_NoError(t, err)
+		require_Equal(t, blks, 1)
+
+		state = fs.State()
+		require_Equal(t, state.FirstSeq, 11)
+		require_Equal(t, state.LastSeq, 20)
+		require_Equal(t, state.Msgs, 10)
+		require_Equal(t, state.Bytes, 10*33)
+	})
+}
+
+func TestFileStorePurgeMsgBlockUpdatesSubjects(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 10 * 33
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for range 20 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.SubjectsTotals("foo")["foo"], 20)
+
+		fmb := headBlock(fs)
+		fs.mu.Lock()
+		err = fs.purgeMsgBlock(fmb)
+		fs.mu.Unlock()
+		require_NoError(t, err)
+
+		state := fs.State()
+		require_Equal(t, state.Msgs, 10)
+		require_Equal(t, state.FirstSeq, 11)
+		// The per-subject index loses the purged block's messages too.
+		require_Equal(t, fs.SubjectsTotals("foo")["foo"], 10)
+	})
+}
