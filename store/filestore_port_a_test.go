@@ -8,8 +8,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/porttracker/porttracker/store/vfs"
 )
 
 // Upstream batch 14 (file store write and lifecycle) tests, ported. The
@@ -979,5 +983,175 @@ func TestFileStoreFSSExpireNumPendingBug(t *testing.T) {
 		fss, err := fs.FilteredState(1, "KV.X")
 		require_NoError(t, err)
 		require_Equal(t, fss.Msgs, 1)
+	})
+}
+
+// Upstream trips a mock write error in the last block; here the file system
+// itself reports ENOSPC for block writes once armed.
+func TestFileStoreOutOfSpaceRebuildState(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		var full atomic.Bool
+		fsys := vfs.NewFaultFS(vfs.Default, vfs.InjectorFunc(func(op vfs.Op) error {
+			if full.Load() && op.Kind == vfs.OpWrite && strings.HasSuffix(op.Path, blkSuffix) {
+				return vfs.ErrENOSPC
+			}
+			return nil
+		}))
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newTestFileStoreFS(t, fsys, fcfg, cfg)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		_, _, err = fs.StoreMsg("foo", nil, []byte("A"), 0)
+		require_NoError(t, err)
+		_, _, err = fs.StoreMsg("bar", nil, []byte("B"), 0)
+		require_NoError(t, err)
+
+		state := fs.State()
+		ss := fs.SubjectsState(">")
+
+		full.Store(true)
+		_, _, err = fs.StoreMsg("baz", nil, []byte("C"), 0)
+		require_Error(t, err)
+		if !isOutOfSpaceErr(err) {
+			t.Fatalf("expected an out of space error, got %v", err)
+		}
+
+		// The failed write left no trace in the state or the subject index.
+		if nstate := fs.State(); !reflect.DeepEqual(state, nstate) {
+			t.Fatalf("state expected to be\n  %+v\nvs\n  %+v", state, nstate)
+		}
+		if nss := fs.SubjectsState(">"); !reflect.DeepEqual(ss, nss) {
+			t.Fatalf("subject state expected to be\n  %+v\nvs\n  %+v", ss, nss)
+		}
+	})
+}
+
+func TestFileStoreRebuildStateProperlyWithMaxMsgsPerSubject(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 4096
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo", "bar", "baz"}, Storage: FileStorage, MaxMsgsPer: 1}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// baz once at the start, so its block stays while foo and bar churn.
+		_, _, err := fs.StoreMsg("baz", nil, nil, 0)
+		require_NoError(t, err)
+		for range 1000 {
+			for _, subj := range []string{"foo", "bar"} {
+				_, _, err := fs.StoreMsg(subj, nil, nil, 0)
+				require_NoError(t, err)
+			}
+		}
+
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.NumSubjects, 3)
+		require_Equal(t, ss.Msgs, 3)
+		require_Equal(t, ss.FirstSeq, 1)
+		require_Equal(t, ss.LastSeq, 2001)
+	})
+}
+
+func TestFileStoreUpdateMaxMsgsPerSubject(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "TEST", Storage: FileStorage, Subjects: []string{"foo"}, MaxMsgsPer: 10}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// A raised limit is honoured.
+		cfg.MaxMsgsPer = 50
+		require_NoError(t, fs.UpdateConfig(&cfg))
+		numStored := 22
+		for range numStored {
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.SubjectsState("foo")["foo"].Msgs, uint64(numStored))
+
+		// A lowered one truncates at once.
+		cfg.MaxMsgsPer = 10
+		require_NoError(t, fs.UpdateConfig(&cfg))
+		ss := fs.SubjectsState("foo")["foo"]
+		require_Equal(t, ss.Msgs, 10)
+		require_Equal(t, ss.First, uint64(numStored-9))
+	})
+}
+
+func TestFileStoreBadFirstAndFailedExpireAfterRestart(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 256
+		ttl := time.Second
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage, MaxAge: ttl}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+
+		// With 256 byte blocks sequence 8 starts the second block.
+		subj, msg := "foo", []byte("ZZ")
+		start := time.Now()
+		for range 7 {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		// Two more, later, so they outlive the first seven.
+		time.Sleep(1500 * time.Millisecond)
+		seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+		_, _, err = fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		first := lmb.first.seq
+		lmb.mu.RUnlock()
+		require_Equal(t, first, 8)
+
+		// Removing the second block's first message makes expire-on-recover
+		// land the first sequence on a deleted message unless it looks further.
+		_, err = fs.RemoveMsg(seq)
+		require_NoError(t, err)
+
+		require_NoError(t, fs.Stop())
+		time.Sleep(ttl - time.Since(start) + time.Second)
+		fs = newTestFileStore(t, fcfg, cfg)
+
+		var state StreamState
+		fs.FastState(&state)
+		ts := state.FirstTime
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 9)
+		require_False(t, state.FirstTime.IsZero())
+
+		// The expiry timer still runs after that.
+		time.Sleep(2 * ttl)
+		fs.FastState(&state)
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 10)
+		require_Equal(t, state.LastSeq, 9)
+		require_Equal(t, state.LastTime, ts)
+	})
+}
+
+func TestFileStoreCompactAllWithDanglingLMB(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+
+		subj, msg := "foo", []byte("ZZ")
+		for range 100 {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		_, err := fs.RemoveMsg(100)
+		require_NoError(t, err)
+		purged, err := fs.Compact(100)
+		require_NoError(t, err)
+		require_Equal(t, purged, 99)
+
+		seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+		require_Equal(t, seq, 101)
+		state := fs.State()
+		require_Equal(t, state.Msgs, 1)
+		require_Equal(t, state.FirstSeq, 101)
 	})
 }
