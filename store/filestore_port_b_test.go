@@ -1415,3 +1415,190 @@ func TestFileStorePurgeMsgBlockUpdatesSubjects(t *testing.T) {
 		require_Equal(t, fs.SubjectsTotals("foo")["foo"], 10)
 	})
 }
+
+// rollBlock starts a new last block.
+func rollBlock(t *testing.T, fs *fileStore) {
+	t.Helper()
+	fs.mu.Lock()
+	_, err := fs.newMsgBlockForWrite()
+	fs.mu.Unlock()
+	require_NoError(t, err)
+}
+
+func TestFileStoreEmptyBlockContainsPriorTombstones(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		store := func() {
+			t.Helper()
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		store() // 1.blk: seq 1
+		store() // 1.blk: seq 2
+		rollBlock(t, fs)
+		store() // 2.blk: seq 3
+		_, err = fs.RemoveMsg(2)
+		require_NoError(t, err)
+		// Emptying 2.blk removes it and rolls a new last block that holds
+		// the tombstone for 3.
+		_, err = fs.RemoveMsg(3)
+		require_NoError(t, err)
+
+		check := func() {
+			t.Helper()
+			require_Equal(t, fs.numMsgBlocks(), 3)
+			_, err := fs.LoadMsg(2, nil)
+			require_Error(t, err, errDeletedMsg)
+			_, err = fs.LoadMsg(3, nil)
+			require_Error(t, err, ErrStoreMsgNotFound)
+		}
+		before := fs.State()
+		require_Equal(t, before.Msgs, 1)
+		require_Equal(t, before.FirstSeq, 1)
+		require_Equal(t, before.LastSeq, 3)
+		require_True(t, slices.Equal(before.Deleted, []uint64{2, 3}))
+		check()
+
+		fs = requireStateWithoutIndex(t, fs, fcfg, cfg, created, before)
+		check()
+
+		store() // seq 4 goes to the last block
+		require_Equal(t, fs.numMsgBlocks(), 3)
+
+		// Once seq 1 goes the first moves up, and blocks holding no
+		// messages and only stale tombstones are dropped.
+		_, err = fs.RemoveMsg(1)
+		require_NoError(t, err)
+		require_Equal(t, fs.numMsgBlocks(), 1)
+	})
+}
+
+func TestFileStorePreserveLastSeqAfterCompact(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		_, err = fs.Compact(2)
+		require_NoError(t, err)
+
+		before := fs.State()
+		require_Equal(t, before.Msgs, 0)
+		require_Equal(t, before.FirstSeq, 2)
+		require_Equal(t, before.LastSeq, 1)
+		// The compacted-away last sequence must be remembered on disk.
+		requireStateWithoutIndex(t, fs, fcfg, cfg, created, before)
+	})
+}
+
+func TestFileStoreDoesntRebuildSubjectStateWithNoTrack(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		// No subjects configured: the store keeps no per-subject index.
+		fs, err := newFileStoreWithCreated(fcfg, StreamConfig{Name: "zzz", Storage: FileStorage}, time.Now(), nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		// Truncate resets the per-subject info; it must not fill it back in.
+		require_NoError(t, fs.Truncate(1))
+
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		require_Equal(t, fs.perSubject.Size(), 0)
+	})
+}
+
+// testLoadNextSkipAhead stores a, a | a, a | ... (five blocks of two, or
+// c, a pairs when mixed) and a final "b" in block 6, clears every block's
+// last subject-state access, runs load and checks which blocks it touched:
+// only block 6, plus block 2 when the search starts inside it (seq 3).
+func testLoadNextSkipAhead(t *testing.T, load func(fs *fileStore, start uint64) (*StoreMsg, uint64, error)) {
+	test := func(t *testing.T, headStart, singleSubjPerBlock bool) {
+		testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+			cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}}
+			fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+			require_NoError(t, err)
+			defer fs.Stop()
+
+			for i := range 10 {
+				subj := "a"
+				if !singleSubjPerBlock && i%2 == 0 {
+					subj = "c"
+				}
+				_, _, err = fs.StoreMsg(subj, nil, nil, 0)
+				require_NoError(t, err)
+				if (i+1)%2 == 0 {
+					rollBlock(t, fs)
+				}
+			}
+			_, _, err = fs.StoreMsg("b", nil, nil, 0)
+			require_NoError(t, err)
+
+			fs.mu.Lock()
+			fs.lockAllMsgBlocks()
+			for _, mb := range fs.blocks {
+				mb.lastSubjects = 0
+			}
+			fs.unlockAllMsgBlocks()
+			fs.mu.Unlock()
+
+			var start uint64
+			if !headStart {
+				start = 3
+			}
+			sm, nseq, err := load(fs, start)
+			require_NoError(t, err)
+			require_Equal(t, sm.seq, 11)
+			require_Equal(t, nseq, 11)
+
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			fs.lockAllMsgBlocks()
+			defer fs.unlockAllMsgBlocks()
+			for _, mb := range fs.blocks {
+				touched := mb.lastSubjects != 0
+				want := mb.index == 6 || (mb.index == 2 && !headStart)
+				if touched != want {
+					t.Fatalf("block %d: subject state touched=%v, want %v", mb.index, touched, want)
+				}
+			}
+		})
+	}
+	for _, single := range []bool{true, false} {
+		title := "Single"
+		if !single {
+			title = "Multi"
+		}
+		t.Run(title+"/Head", func(t *testing.T) { test(t, true, single) })
+		t.Run(title+"/Interior", func(t *testing.T) { test(t, false, single) })
+	}
+}
+
+func TestFileStoreLoadNextMsgSkipAhead(t *testing.T) {
+	testLoadNextSkipAhead(t, func(fs *fileStore, start uint64) (*StoreMsg, uint64, error) {
+		return fs.LoadNextMsg("b", false, start, nil)
+	})
+}
+
+func TestFileStoreLoadNextMsgMultiSkipAhead(t *testing.T) {
+	testLoadNextSkipAhead(t, func(fs *fileStore, start uint64) (*StoreMsg, uint64, error) {
+		filters := gsl.NewSimpleSublist()
+		if err := filters.Insert("b", struct{}{}); err != nil {
+			return nil, 0, err
+		}
+		if err := filters.Insert("d", struct{}{}); err != nil {
+			return nil, 0, err
+		}
+		return fs.LoadNextMsgMulti(filters, start, nil)
+	})
+}
