@@ -1155,3 +1155,214 @@ func TestFileStoreCompactAllWithDanglingLMB(t *testing.T) {
 		require_Equal(t, state.FirstSeq, 101)
 	})
 }
+
+func TestFileStoreStateWithBlkFirstDeleted(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 4096
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+
+		subj, msg := "foo", []byte("Hello World")
+		for range 500 {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_True(t, fs.numMsgBlocks() > 2)
+
+		// Delete the first ten messages of an interior block.
+		fseq := atomic.LoadUint64(&msgBlockAt(fs, 1).first.seq)
+		for seq := fseq; seq < fseq+10; seq++ {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+
+		// The bug was in the detailed state; check the fast one too.
+		var fstate StreamState
+		fs.FastState(&fstate)
+		require_Equal(t, fstate.NumDeleted, 10)
+		state := fs.State()
+		require_Equal(t, state.NumDeleted, 10)
+		require_Len(t, len(state.Deleted), 10)
+		require_Equal(t, state.Deleted[0], fseq)
+	})
+}
+
+func TestFileStoreMsgBlkFailOnKernelFaultLostDataReporting(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 4096
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		subj, msg := "foo", []byte("Hello World")
+		for range 500 {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+
+		// A block file vanishing (the kernel lost it) must be reported as
+		// lost data, for the first, the last and an interior block.
+		removeBlockAndRestart := func(pick func() *msgBlock) {
+			t.Helper()
+			fs.mu.RLock()
+			require_True(t, len(fs.blocks) > 0)
+			mb := pick()
+			fs.mu.RUnlock()
+			mb.mu.RLock()
+			fileName := mb.fileName
+			mb.mu.RUnlock()
+			require_NoError(t, fs.Stop())
+			require_NoError(t, os.Remove(fileName))
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+		}
+
+		// First block: noticed by a load, which rebuilds the state.
+		removeBlockAndRestart(func() *msgBlock { return fs.blocks[0] })
+		_, err = fs.LoadMsg(1, nil)
+		require_Error(t, err, ErrStoreMsgNotFound)
+		checkFor(t, time.Second, 50*time.Millisecond, func() error {
+			if fs.State().Lost != nil {
+				return nil
+			}
+			return fmt.Errorf("no lost data reported yet")
+		})
+		state := fs.State()
+		require_Equal(t, state.FirstSeq, 94)
+		require_True(t, state.Lost != nil)
+		require_Len(t, len(state.Lost.Msgs), 93)
+
+		// Last block: the last sequence must survive.
+		removeBlockAndRestart(func() *msgBlock { return fs.lastBlock })
+		state = fs.State()
+		require_Equal(t, state.FirstSeq, 94)
+		require_Equal(t, state.LastSeq, 500)
+		require_Equal(t, state.NumDeleted, 35)
+		require_True(t, state.Lost != nil)
+		require_Len(t, len(state.Lost.Msgs), 35)
+
+		// Interior block: only checkMsgs finds it.
+		removeBlockAndRestart(func() *msgBlock {
+			require_True(t, len(fs.blocks) > 3)
+			return fs.blocks[len(fs.blocks)-3]
+		})
+		ld, err := fs.checkMsgs()
+		require_NoError(t, err)
+		require_True(t, ld != nil)
+		state = fs.State()
+		require_Equal(t, state.FirstSeq, 94)
+		require_Equal(t, state.LastSeq, 500)
+		require_Equal(t, state.NumDeleted, 128)
+		require_True(t, state.Lost != nil)
+		require_Len(t, len(state.Lost.Msgs), 93)
+	})
+}
+
+func TestFileStoreAllFilteredStateWithDeleted(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1024
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+
+		for range 100 {
+			_, _, err := fs.StoreMsg("foo", nil, []byte("Hello World"), 0)
+			require_NoError(t, err)
+		}
+		remove := func(seqs ...uint64) {
+			t.Helper()
+			for _, seq := range seqs {
+				ok, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+				require_True(t, ok)
+			}
+		}
+		check := func(start, msgs, first, last uint64) {
+			t.Helper()
+			fss, err := fs.FilteredState(start, _EMPTY_)
+			require_NoError(t, err)
+			if fss.Msgs != msgs || fss.First != first || fss.Last != last {
+				t.Fatalf("FilteredState(%d): got %d msgs [%d, %d], want %d [%d, %d]",
+					start, fss.Msgs, fss.First, fss.Last, msgs, first, last)
+			}
+		}
+
+		check(1, 100, 1, 100)
+		remove(2)
+		check(2, 98, 3, 100)
+		remove(3, 4, 5)
+		check(2, 95, 6, 100)
+		check(6, 95, 6, 100)
+		remove(8, 10, 12, 14, 16, 18)
+		check(7, 88, 7, 100)
+
+		// After a purge first and last still make sense.
+		_, err := fs.Purge()
+		require_NoError(t, err)
+		check(0, 0, 101, 100)
+	})
+}
+
+func TestFileStoreStreamTruncateResetMultiBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 128
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+
+		subj, msg := "foo", []byte("Hello World")
+		storeAll := func() {
+			t.Helper()
+			for range 1000 {
+				_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				require_NoError(t, err)
+			}
+			fs.syncBlocks()
+		}
+		storeAll()
+		require_Equal(t, fs.numMsgBlocks(), 500)
+
+		// Truncate(0) resets everything.
+		require_NoError(t, fs.Truncate(0))
+		require_Equal(t, fs.numMsgBlocks(), 0)
+		state := fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.Bytes, 0)
+		require_Equal(t, state.FirstSeq, 0)
+		require_Equal(t, state.LastSeq, 0)
+		require_Equal(t, state.NumSubjects, 0)
+		require_Equal(t, state.NumDeleted, 0)
+
+		storeAll()
+		state = fs.State()
+		require_Equal(t, state.Msgs, 1000)
+		require_Equal(t, state.Bytes, 44000)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 1000)
+		require_Equal(t, state.NumSubjects, 1)
+		require_Equal(t, state.NumDeleted, 0)
+	})
+}
+
+func TestFileStoreStreamCompactMultiBlockSubjectInfo(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 128
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+
+		for i := range 1000 {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("Hello World"), 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.numMsgBlocks(), 500)
+
+		// Whole blocks at the front go away.
+		deleted, err := fs.Compact(501)
+		require_NoError(t, err)
+		require_Equal(t, deleted, 500)
+		require_Equal(t, fs.numMsgBlocks(), 250)
+
+		// And their subjects with them.
+		state := fs.State()
+		require_Equal(t, state.NumSubjects, 500)
+		require_Equal(t, len(fs.SubjectsTotals("foo.*")), 500)
+		_, ok := fs.SubjectsTotals("foo.499")["foo.499"]
+		require_False(t, ok)
+	})
+}
