@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/porttracker/porttracker/store/ats"
+	"github.com/porttracker/porttracker/store/avl"
 	"github.com/porttracker/porttracker/store/gsl"
 	"github.com/porttracker/porttracker/store/vfs"
 )
@@ -1600,5 +1601,183 @@ func TestFileStoreLoadNextMsgMultiSkipAhead(t *testing.T) {
 			return nil, 0, err
 		}
 		return fs.LoadNextMsgMulti(filters, start, nil)
+	})
+}
+
+// seqSetOf returns a sequence set holding seqs.
+func seqSetOf(seqs ...uint64) *avl.SequenceSet {
+	var ss avl.SequenceSet
+	for _, seq := range seqs {
+		ss.Insert(seq)
+	}
+	return &ss
+}
+
+func TestPruneDeleteBlock(t *testing.T) {
+	incoming := DeleteBlocks{
+		&DeleteRange{First: 5, Num: 1},
+		seqSetOf(8),
+		&DeleteRange{First: 9, Num: 2},
+		&DeleteRange{First: 47, Num: 92},
+		&DeleteRange{First: 139, Num: 22},
+		&DeleteRange{First: 200, Num: 21},
+	}
+	local := DeleteBlocks{
+		seqSetOf(8),
+		&DeleteRange{First: 9, Num: 2},
+		&DeleteRange{First: 139, Num: 22},
+		&DeleteRange{First: 170, Num: 6},
+		&DeleteRange{First: 200, Num: 11},
+	}
+
+	// Each step feeds the next one's local blocks, so they run in order.
+	steps := []struct {
+		name      string
+		db        DeleteBlock
+		reset     DeleteBlocks // replaces local before the step when set
+		wantPrune bool
+		wantLeft  int
+	}{
+		{name: "earlier block is kept", db: incoming[0], wantLeft: 5},
+		{name: "equal sequence set is pruned", db: incoming[1], wantPrune: true, wantLeft: 4},
+		{name: "equal range is pruned", db: incoming[2], wantPrune: true, wantLeft: 3},
+		{name: "overlap alone is kept", db: incoming[3], wantLeft: 3},
+		{name: "later equal range after misalignment is pruned", db: incoming[4], wantPrune: true, wantLeft: 2},
+		{name: "local blocks ending before are skipped", db: incoming[5], wantLeft: 1},
+		{name: "all local blocks behind are used up", db: &DeleteRange{First: 300, Num: 1}, wantLeft: 0},
+		{name: "no local blocks", db: &DeleteRange{First: 301, Num: 1}, wantLeft: 0},
+		{name: "sparse sets with equal state but other contents are kept",
+			reset: DeleteBlocks{seqSetOf(1, 4, 5)}, db: seqSetOf(1, 3, 5), wantLeft: 1},
+		{name: "sparse sets with equal contents are pruned", db: seqSetOf(1, 4, 5), wantPrune: true, wantLeft: 0},
+		{name: "range equal to a dense set is pruned",
+			reset: DeleteBlocks{seqSetOf(7, 8, 9)}, db: &DeleteRange{First: 7, Num: 3}, wantPrune: true, wantLeft: 0},
+		{name: "dense set equal to a range is pruned",
+			reset: DeleteBlocks{&DeleteRange{First: 7, Num: 3}}, db: seqSetOf(7, 8, 9), wantPrune: true, wantLeft: 0},
+	}
+	for _, step := range steps {
+		if step.reset != nil {
+			local = step.reset
+		}
+		var prune bool
+		prune, local = pruneDeleteBlock(step.db, local)
+		if prune != step.wantPrune || len(local) != step.wantLeft {
+			t.Fatalf("%s: got prune=%v left=%d, want prune=%v left=%d",
+				step.name, prune, len(local), step.wantPrune, step.wantLeft)
+		}
+	}
+}
+
+func TestFileStoreTrailingSkipMsgsFromStreamStateFile(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for range 10 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		blockFile := lmb.fileName
+		lmb.mu.RUnlock()
+		require_True(t, blockFile != _EMPTY_)
+
+		// index.db written on Stop remembers last seq 10; then the block
+		// loses its last five records.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Truncate(blockFile, 33*5))
+
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		// The messages come from the blocks, the last sequence from index.db.
+		state := fs.State()
+		require_Equal(t, state.Msgs, 5)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 10)
+		for seq := uint64(1); seq <= 10; seq++ {
+			_, err = fs.LoadMsg(seq, nil)
+			if seq <= 5 {
+				require_NoError(t, err)
+			} else {
+				require_Error(t, err, ErrStoreMsgNotFound)
+			}
+		}
+
+		// A new, empty last block carries the remembered last sequence.
+		fs.mu.RLock()
+		lmb = fs.lastBlock
+		blks := len(fs.blocks)
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		deleted := lmb.deleted.Size()
+		lmb.mu.RUnlock()
+		require_Len(t, blks, 2)
+		require_Len(t, deleted, 0)
+		require_Equal(t, atomic.LoadUint64(&lmb.first.seq), 11)
+		require_Equal(t, atomic.LoadUint64(&lmb.last.seq), 10)
+	})
+}
+
+func TestFileStoreSelectMsgBlockBinarySearch(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		created := time.Now()
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		// 33 blocks of two messages; after the 16th, two blocks that only
+		// hold the tombstones of seqs 2 and 5.
+		for i := range 33 {
+			if i > 0 {
+				rollBlock(t, fs)
+			}
+			for range 2 {
+				_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			if i == 15 {
+				for _, seq := range []uint64{2, 5} {
+					rollBlock(t, fs)
+					_, err = fs.RemoveMsg(seq)
+					require_NoError(t, err)
+				}
+			}
+		}
+
+		check := func() {
+			t.Helper()
+			for _, tc := range []struct {
+				seq       uint64
+				wantPos   int
+				wantIndex uint32
+			}{
+				{seq: 2, wantPos: 0, wantIndex: 1},    // deleted, in the first block
+				{seq: 5, wantPos: 2, wantIndex: 3},    // the other deleted one
+				{seq: 1, wantPos: 0, wantIndex: 1},    // the first message
+				{seq: 10, wantPos: 4, wantIndex: 5},   // before the tombstone blocks
+				{seq: 64, wantPos: 33, wantIndex: 34}, // after them
+			} {
+				i, mb := fs.selectMsgBlockWithIndex(tc.seq)
+				if i != tc.wantPos || mb == nil || mb.index != tc.wantIndex {
+					t.Fatalf("seq %d: got position %d block %v, want position %d block %d", tc.seq, i, mb, tc.wantPos, tc.wantIndex)
+				}
+			}
+		}
+		check()
+
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		check()
 	})
 }
