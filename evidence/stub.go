@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -455,4 +456,38 @@ func isSkipCall(st ast.Stmt, tvars map[string]bool) bool {
 	}
 	id, ok := sel.X.(*ast.Ident)
 	return ok && tvars[id.Name] && (sel.Sel.Name == "Skip" || sel.Sel.Name == "Skipf" || sel.Sel.Name == "SkipNow")
+}
+
+// ListTests lists the top-level tests (func TestXxx(t *testing.T)) declared
+// in a package's test files, sorted: the port's own tests are found this way.
+func (m *Module) ListTests(pkg string) ([]string, error) {
+	idx, err := loadPackage(m.PkgDir(pkg))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, decls := range idx.funcs {
+		for _, fd := range decls {
+			d := fd.decl
+			if !fd.file.test || d.Recv != nil || !isTestName(d.Name.Name) || d.Type.Params == nil ||
+				len(d.Type.Params.List) != 1 || d.Type.TypeParams != nil {
+				continue
+			}
+			if st, ok := d.Type.Params.List[0].Type.(*ast.StarExpr); ok && isTestingType(st) && exprName(st.X.(*ast.SelectorExpr).Sel) == "T" {
+				out = append(out, d.Name.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// isTestName: "Test" followed by nothing or by a non-lowercase rune, as go
+// test requires.
+func isTestName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "Test")
+	if !ok {
+		return false
+	}
+	return rest == "" || !(rest[0] >= 'a' && rest[0] <= 'z')
 }

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -130,4 +131,16 @@ func TestStubScanCustomMarkers(t *testing.T) {
 		t.Fatalf("custom marker in the doc comment not found: %+v", res[0])
 	}
 	mustContain(t, "detail", res[0].Detail, `"hollowed" marker`)
+}
+
+func TestListTests(t *testing.T) {
+	m := cheatsModule(t)
+	got, err := m.ListTests("./gates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "TestAfterPanic TestExit0 TestFail TestHang TestPanics TestPass TestSkip TestSubtests TestSubtestsPass"
+	if strings.Join(got, " ") != want {
+		t.Errorf("ListTests = %v, want %s", got, want)
+	}
 }

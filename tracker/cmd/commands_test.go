@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -274,7 +275,7 @@ func TestDBInit(t *testing.T) {
 		}
 	}
 	r = run(t, "db", "migrate", "--db", path)
-	if !strings.Contains(r.stdout, "schema version 1 (latest 1)") {
+	if v := db.LatestVersion(); !strings.Contains(r.stdout, fmt.Sprintf("schema version %d (latest %d)", v, v)) {
 		t.Errorf("db migrate output %q", r.stdout)
 	}
 	r = run(t, "db", "check", "--db", path, "--json")
@@ -562,7 +563,7 @@ func TestRootHelpDocumentsExitCodes(t *testing.T) {
 		t.Errorf("--help exit %d", r.code)
 	}
 	r = run(t, "version")
-	if !strings.HasPrefix(r.stdout, "porttracker dev (schema 1,") {
+	if !strings.HasPrefix(r.stdout, fmt.Sprintf("porttracker dev (schema %d,", db.LatestVersion())) {
 		t.Errorf("version output %q", r.stdout)
 	}
 	r = run(t, "completion", "bash")

@@ -59,13 +59,14 @@ func TestEvidenceBatchWorkflow(t *testing.T) {
 	contains(t, "evidence run stdout", r.stdout,
 		"feature\t1\thonest.Sum\tpass\tpass\tpass\tpass\tpass\tok\n",
 		"feature\t3\thonest.(*Counter).Reset\tpass\tpass\tpass\tpass\tpass\tok\n",
+		"feature\t8\thonest.Abs\tpass\tpass\tpass\tpass\tpass\tok\n", // through the port's own TestAbsCount
 		"test\t101\thonest.TestSum\t-\tpass\tpass\tpass\t-\tok\n")
-	contains(t, "evidence run stderr", r.stderr, "build 1/1: ./honest: pass", "gut 3/3: feature", "all gates pass for 6 items")
+	contains(t, "evidence run stderr", r.stderr, "build 1/1: ./honest: pass", "gut 4/4: feature", "all gates pass for 7 items")
 
 	// The update reuses the fresh evidence: no gate runs again.
 	before := evidenceRows(t, path)
-	r = mustRun(t, 0, "feature", "batch-update", "--ids", "1-3", "--set-status", "verified", "--db", path, "--execute")
-	contains(t, "batch-update stderr", r.stderr, "updated 3 features to verified")
+	r = mustRun(t, 0, "feature", "batch-update", "--ids", "1-3,8", "--set-status", "verified", "--db", path, "--execute")
+	contains(t, "batch-update stderr", r.stderr, "updated 4 features to verified")
 	mustRun(t, 0, "test", "batch-update", "--ids", "101-103", "--set-status", "verified", "--db", path, "--execute")
 	if after := evidenceRows(t, path); after != before {
 		t.Errorf("evidence rows %d -> %d: fresh evidence was not reused", before, after)

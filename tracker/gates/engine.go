@@ -103,6 +103,12 @@ func Applies(kind tracker.Kind, g evidence.Gate) bool {
 	return slices.Contains(FeatureGates, g)
 }
 
+// portResult is what a run saw of one of the port's own tests.
+type portResult struct {
+	stub evidence.StubResult
+	test evidence.TestResult
+}
+
 type itemKey struct {
 	kind tracker.Kind
 	id   int64
@@ -121,8 +127,13 @@ type Engine struct {
 	items      map[itemKey]*ItemReport // every item the run touches
 	candidates map[int64][]int64       // feature -> tests that may cover it
 	linked     map[int64][]int64       // feature -> coverage-linked tests
-	symbols    map[string]int64        // "pkg|Recv.Name" -> feature ID
-	regions    map[string][]int        // non-Go target file -> target lines of its items
+	// The port's own tests (not items): coverage-linked per feature, and
+	// what this run saw of them.
+	portLinked  map[int64][]evidence.TestRef
+	portResults map[evidence.TestRef]portResult
+	tracked     map[string]map[string]bool // test package -> names of tracked tests
+	symbols     map[string]int64           // "pkg|Recv.Name" -> feature ID
+	regions     map[string][]int           // non-Go target file -> target lines of its items
 }
 
 // NewEngine reads the configuration and opens the module next to porting.db.
@@ -238,6 +249,9 @@ func (e *Engine) load(ctx context.Context, req Request, want map[evidence.Gate]b
 	e.linked = map[int64][]int64{}
 	e.symbols = map[string]int64{}
 	e.regions = map[string][]int{}
+	e.portLinked = map[int64][]evidence.TestRef{}
+	e.portResults = map[evidence.TestRef]portResult{}
+	e.tracked = map[string]map[string]bool{}
 	needTests := want[evidence.GateLinks] || want[evidence.GateTest] || want[evidence.GateGut]
 	err := e.db.Read(ctx, func(tx *db.Tx) error {
 		clear(e.items)
@@ -279,8 +293,18 @@ func (e *Engine) load(ctx context.Context, req Request, want map[evidence.Gate]b
 		if err != nil {
 			return err
 		}
+		testsByPkg := map[string][]int64{}
 		for _, it := range allTests {
 			e.addRegion(it)
+			if it.Target == "" || it.TargetPkg == "" {
+				continue
+			}
+			p := evidence.CleanPkg(it.TargetPkg)
+			if e.tracked[p] == nil {
+				e.tracked[p] = map[string]bool{}
+			}
+			e.tracked[p][testRef(it).Name] = true
+			testsByPkg[p] = append(testsByPkg[p], it.ID)
 		}
 		if !needTests {
 			return nil
@@ -314,9 +338,26 @@ func (e *Engine) load(ctx context.Context, req Request, want map[evidence.Gate]b
 					e.linked[id] = append(e.linked[id], l.TestID)
 				}
 			}
+			// Every tracked test of the packages involved may cover it.
+			found, _, err := tx.GetItems(tracker.KindTest, cands)
+			if err != nil {
+				return err
+			}
+			pkgs := []string{evidence.CleanPkg(ir.item.TargetPkg)}
+			for _, it := range found {
+				if it.TargetPkg != "" && !slices.Contains(pkgs, evidence.CleanPkg(it.TargetPkg)) {
+					pkgs = append(pkgs, evidence.CleanPkg(it.TargetPkg))
+				}
+			}
+			for _, p := range pkgs {
+				cands = append(cands, testsByPkg[p]...)
+			}
 			slices.Sort(cands)
 			e.candidates[id] = slices.Compact(cands)
-			found, _, err := tx.GetItems(tracker.KindTest, e.candidates[id])
+			if e.portLinked[id], err = portLinks(tx, id); err != nil {
+				return err
+			}
+			found, _, err = tx.GetItems(tracker.KindTest, e.candidates[id])
 			if err != nil {
 				return err
 			}
@@ -385,6 +426,13 @@ func (e *Engine) fingerprintAll(ctx context.Context) error {
 			pkgs = append(pkgs, evidence.CleanPkg(ir.item.TargetPkg))
 		}
 	}
+	for _, refs := range e.portLinked {
+		for _, r := range refs {
+			if !slices.Contains(pkgs, r.Pkg) {
+				pkgs = append(pkgs, r.Pkg)
+			}
+		}
+	}
 	sort.Strings(pkgs)
 	e.fps = map[string]string{}
 	var goPkgs []string
@@ -448,6 +496,11 @@ func (e *Engine) fingerprint(ir *ItemReport, g evidence.Gate) string {
 	for _, id := range tests {
 		if t := e.items[itemKey{tracker.KindTest, id}]; t != nil && resolved(t) {
 			fps = append(fps, e.fps[evidence.CleanPkg(t.item.TargetPkg)])
+		}
+	}
+	if g != evidence.GateLinks {
+		for _, r := range e.portLinked[ir.ID] {
+			fps = append(fps, e.fps[r.Pkg])
 		}
 	}
 	return evidence.CombineFingerprints(fps...)
@@ -642,38 +695,68 @@ func (e *Engine) textStub(it db.Item) (evidence.Verdict, string) {
 	return evidence.Pass, "no stub pattern in the target"
 }
 
-// stageLinks runs per-test coverage for the tests that need it, replaces
-// their coverage links, then judges each feature by its fresh links.
+// stageLinks runs per-test coverage for the tracked tests that need it and
+// for the port's own tests of the packages involved, replaces their
+// coverage links, then judges each feature by its fresh links.
 func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) error {
 	toLink := append([]*ItemReport(nil), tests...)
+	var portPkgs []string
 	for _, f := range features {
+		if p := evidence.CleanPkg(f.item.TargetPkg); !slices.Contains(portPkgs, p) {
+			portPkgs = append(portPkgs, p)
+		}
 		for _, id := range e.candidates[f.ID] {
 			t := e.items[itemKey{tracker.KindTest, id}]
-			if t == nil || !resolved(t) || slices.Contains(toLink, t) {
+			if t == nil || !resolved(t) {
 				continue
 			}
-			if e.opts.Force || !t.FreshPass(evidence.GateLinks) {
+			if p := evidence.CleanPkg(t.item.TargetPkg); !slices.Contains(portPkgs, p) {
+				portPkgs = append(portPkgs, p)
+			}
+			if !slices.Contains(toLink, t) && (e.opts.Force || !t.FreshPass(evidence.GateLinks)) {
 				toLink = append(toLink, t)
+			}
+		}
+	}
+	// The port's own tests have no evidence rows to reuse: they run
+	// whenever a feature of their packages needs links.
+	var portTests []evidence.TestRef
+	if len(e.cfg.TestCommand) == 0 {
+		sort.Strings(portPkgs)
+		for _, p := range portPkgs {
+			if !e.isGoPkg(p) {
+				continue
+			}
+			names, err := e.mod.ListTests(p)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				if !e.tracked[p][n] {
+					portTests = append(portTests, evidence.TestRef{Pkg: p, Name: n})
+				}
 			}
 		}
 	}
 	var rows []*pendingRow
 	type update struct {
 		test     int64
+		port     evidence.TestRef
 		features []int64
 	}
 	var updates []update
-	if len(toLink) > 0 {
+	if len(toLink)+len(portTests) > 0 {
 		if len(e.cfg.TestCommand) > 0 {
 			for _, t := range toLink {
 				rows = append(rows, e.record(t, evidence.GateLinks, evidence.Error,
 					"coverage links need go test; link non-Go tests by hand (feature map / manual links)", nil, time.Now(), 0, nil))
 			}
 		} else {
-			refs := make([]evidence.TestRef, len(toLink))
-			for i, t := range toLink {
-				refs[i] = testRef(t.item)
+			refs := make([]evidence.TestRef, 0, len(toLink)+len(portTests))
+			for _, t := range toLink {
+				refs = append(refs, testRef(t.item))
 			}
+			refs = append(refs, portTests...)
 			rep, err := e.mod.CoverageLinks(ctx, refs, e.cfg.TargetPackages, &evidence.LinkOptions{
 				Progress: func(done, total int, r *evidence.LinkResult) {
 					e.progress("links", done, total, fmt.Sprintf("%s %s: %s (%s)", r.Test.Pkg, r.Test.Name, r.Verdict, r.Detail))
@@ -684,12 +767,6 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 			}
 			shared := &logBlob{data: rep.Log}
 			for i, r := range rep.Results {
-				t := toLink[i]
-				log := &logBlob{data: r.Log}
-				cmds := [][]string{r.Argv}
-				if len(r.Log) == 0 {
-					log, cmds = shared, rep.Commands
-				}
 				var ids []int64
 				var names []string
 				for _, f := range r.Features {
@@ -703,18 +780,37 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 					}
 				}
 				slices.Sort(ids)
+				if i >= len(toLink) {
+					// One of the port's own tests: links only, no evidence row.
+					if r.Verdict == evidence.Pass {
+						updates = append(updates, update{port: r.Test, features: ids})
+					}
+					continue
+				}
+				t := toLink[i]
+				log := &logBlob{data: r.Log}
+				cmds := [][]string{r.Argv}
+				if len(r.Log) == 0 {
+					log, cmds = shared, rep.Commands
+				}
 				detail := r.Detail
 				if r.Verdict == evidence.Pass {
 					detail = fmt.Sprintf("covers %d tracked features (%d target functions); test %s", len(ids), len(r.Features), r.TestVerdict)
 					log.data = fmt.Appendf(log.data, "# tracked features covered: %s\n", strings.Join(names, ", "))
-					updates = append(updates, update{t.ID, ids})
+					updates = append(updates, update{test: t.ID, features: ids})
 				}
 				rows = append(rows, e.record(t, evidence.GateLinks, r.Verdict, detail, cmds, r.Start, r.Duration, log))
 			}
 		}
 		err := e.flush(ctx, rows, func(tx *db.Tx) error {
 			for _, u := range updates {
-				if err := replaceCoverageLinks(tx, u.test, u.features); err != nil {
+				var err error
+				if u.test != 0 {
+					err = replaceCoverageLinks(tx, u.test, u.features)
+				} else {
+					err = replacePortLinks(tx, u.port, u.features)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -736,6 +832,9 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 				return err
 			}
 			e.linked[f.ID] = ids
+			if e.portLinked[f.ID], err = portLinks(tx, f.ID); err != nil {
+				return err
+			}
 			found, _, err := tx.GetItems(tracker.KindTest, ids)
 			if err != nil {
 				return err
@@ -762,11 +861,15 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 				names = append(names, fmt.Sprintf("%d %s", t.ID, t.item.Name))
 			}
 		}
+		for _, r := range e.portLinked[f.ID] {
+			names = append(names, r.Name+" (port)")
+		}
 		v, detail := evidence.Pass, fmt.Sprintf("covered by %d tests: %s", len(names), summarize(names, 5))
 		if len(names) == 0 {
-			v, detail = evidence.Missing, fmt.Sprintf("no test covers it (%d candidate tests ran with coverage)", len(e.candidates[f.ID]))
+			v, detail = evidence.Missing, fmt.Sprintf("no test covers it (%d tracked and %d port tests ran with coverage)",
+				len(e.candidates[f.ID]), len(portTests))
 		}
-		log := &logBlob{data: fmt.Appendf(nil, "%s\ncandidates: %s\n", detail, joinIDs(e.candidates[f.ID]))}
+		log := &logBlob{data: fmt.Appendf(nil, "%s\ntracked candidates: %s\nport tests: %v\n", detail, joinIDs(e.candidates[f.ID]), portTests)}
 		rows = append(rows, e.record(f, evidence.GateLinks, v, detail, nil, time.Now(), 0, log))
 		e.progress("links", i+1, len(features), itemLine(f, evidence.GateLinks))
 	}
@@ -781,18 +884,28 @@ func testRef(it db.Item) evidence.TestRef {
 	return evidence.TestRef{Pkg: evidence.CleanPkg(it.TargetPkg), Name: name}
 }
 
-// stageTest runs the tests that need a fresh run (requested ones and the
-// coverage-linked tests of features), then judges each feature by its
-// linked tests.
+// stageTest runs the tests that need a fresh run (requested ones, the
+// coverage-linked tests of features, and the port's own tests linked to
+// them), then judges each feature by its linked tests.
 func (e *Engine) stageTest(ctx context.Context, features, tests []*ItemReport) error {
 	toRun := e.withLinkedTests(append([]*ItemReport(nil), tests...), features, evidence.GateTest)
+	var port []evidence.TestRef
+	if len(e.cfg.TestCommand) == 0 {
+		for _, f := range features {
+			for _, r := range e.portLinked[f.ID] {
+				if !slices.Contains(port, r) {
+					port = append(port, r)
+				}
+			}
+		}
+	}
 	var rows []*pendingRow
-	if len(toRun) > 0 {
+	if len(toRun)+len(port) > 0 {
 		var err error
 		if len(e.cfg.TestCommand) > 0 {
 			rows, err = e.runCommandTests(ctx, toRun)
 		} else {
-			rows, err = e.runGoTests(ctx, toRun)
+			rows, err = e.runGoTests(ctx, toRun, port)
 		}
 		if err != nil {
 			return err
@@ -818,14 +931,27 @@ func (e *Engine) stageTest(ctx context.Context, features, tests []*ItemReport) e
 				passed = append(passed, t.item.Name)
 			}
 		}
+		for _, r := range e.portLinked[f.ID] {
+			pr, ok := e.portResults[r]
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("port test %s: not run", r.Name))
+			case pr.stub.Verdict != evidence.Pass:
+				problems = append(problems, fmt.Sprintf("port test %s: stub scan %s: %s", r.Name, pr.stub.Verdict, pr.stub.Detail))
+			case pr.test.Verdict != evidence.Pass:
+				problems = append(problems, fmt.Sprintf("port test %s: %s: %s", r.Name, pr.test.Verdict, pr.test.Detail))
+			default:
+				passed = append(passed, r.Name+" (port)")
+			}
+		}
 		v, detail := evidence.Pass, fmt.Sprintf("%d linked tests assert and pass: %s", len(passed), summarize(passed, 5))
 		switch {
-		case len(linked) == 0:
+		case len(linked)+len(e.portLinked[f.ID]) == 0:
 			v, detail = evidence.Missing, "no coverage-linked tests"
 		case len(problems) > 0:
 			v, detail = evidence.Fail, strings.Join(problems, "; ")
 		}
-		log := &logBlob{data: fmt.Appendf(nil, "%s\nlinked tests: %s\n", detail, joinIDs(linked))}
+		log := &logBlob{data: fmt.Appendf(nil, "%s\nlinked tests: %s\nport tests: %v\n", detail, joinIDs(linked), e.portLinked[f.ID])}
 		rows = append(rows, e.record(f, evidence.GateTest, v, detail, nil, time.Now(), 0, log))
 		e.progress("test", i+1, len(features), itemLine(f, evidence.GateTest))
 	}
@@ -843,12 +969,30 @@ func describe(ir *ItemReport, g evidence.Gate) string {
 	return fmt.Sprintf("%s: %s", o.Verdict, o.Detail)
 }
 
-func (e *Engine) runGoTests(ctx context.Context, toRun []*ItemReport) ([]*pendingRow, error) {
-	refs := make([]evidence.TestRef, len(toRun))
+// runGoTests runs tracked tests (recording their rows) and the port's own
+// tests (stub-scanned too, kept in portResults) with one go test per
+// package.
+func (e *Engine) runGoTests(ctx context.Context, toRun []*ItemReport, port []evidence.TestRef) ([]*pendingRow, error) {
+	refs := make([]evidence.TestRef, 0, len(toRun)+len(port))
 	byRef := map[evidence.TestRef]*ItemReport{}
-	for i, t := range toRun {
-		refs[i] = testRef(t.item)
-		byRef[refs[i]] = t
+	for _, t := range toRun {
+		r := testRef(t.item)
+		refs = append(refs, r)
+		byRef[r] = t
+	}
+	refs = append(refs, port...)
+	if len(port) > 0 {
+		targets := make([]evidence.Target, len(port))
+		for i, r := range port {
+			targets[i] = evidence.Target{Kind: evidence.Test, Pkg: r.Pkg, Symbol: "port." + r.Name}
+		}
+		stubs, err := e.mod.StubScan(targets, nil)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range port {
+			e.portResults[r] = portResult{stub: stubs[i]}
+		}
 	}
 	e.progress("test", 0, len(refs), fmt.Sprintf("running %d tests", len(refs)))
 	runs, err := e.mod.RunTests(ctx, refs)
@@ -860,12 +1004,18 @@ func (e *Engine) runGoTests(ctx context.Context, toRun []*ItemReport) ([]*pendin
 	for _, run := range runs {
 		log := &logBlob{data: run.Exec.Log()}
 		for _, r := range run.Results {
-			t := byRef[evidence.TestRef{Pkg: run.Pkg, Name: r.Name}]
+			ref := evidence.TestRef{Pkg: run.Pkg, Name: r.Name}
+			done++
+			if pr, ok := e.portResults[ref]; ok {
+				pr.test = r
+				e.portResults[ref] = pr
+				e.progress("test", done, len(refs), fmt.Sprintf("port test %s %s: %s (%s)", ref.Pkg, ref.Name, r.Verdict, r.Detail))
+			}
+			t := byRef[ref]
 			if t == nil {
 				continue
 			}
 			rows = append(rows, e.record(t, evidence.GateTest, r.Verdict, r.Detail, [][]string{run.Exec.Argv}, run.Exec.Start, r.Elapsed, log))
-			done++
 			e.progress("test", done, len(refs), itemLine(t, evidence.GateTest))
 		}
 	}
@@ -925,6 +1075,7 @@ func (e *Engine) stageGut(ctx context.Context, features, _ []*ItemReport) error 
 				gt.Tests = append(gt.Tests, testRef(t.item))
 			}
 		}
+		gt.Tests = append(gt.Tests, e.portLinked[f.ID]...)
 		targets = append(targets, gt)
 		items = append(items, f)
 	}

@@ -74,7 +74,7 @@ func TestGatekeeper(t *testing.T) {
 
 	// verified: links, linked tests pass, gut check caught.
 	v = check(t, gk, tracker.KindFeature, tracker.StatusVerified,
-		gatestest.FeatureSum, gatestest.FeatureReset, gatestest.FeatureClamp, gatestest.FeatureScale)
+		gatestest.FeatureSum, gatestest.FeatureReset, gatestest.FeatureAbs, gatestest.FeatureClamp, gatestest.FeatureScale)
 	want := []struct {
 		ok      bool
 		missing []string
@@ -82,6 +82,7 @@ func TestGatekeeper(t *testing.T) {
 	}{
 		{true, nil, "fresh evidence"},
 		{true, nil, "fresh evidence"},
+		{true, nil, "fresh evidence"}, // through the port's own TestAbsCount
 		{false, []string{"links", "test", "gut"}, "no test covers it"},
 		{false, []string{"gut"}, "survived"},
 	}
@@ -116,7 +117,23 @@ func TestGatekeeper(t *testing.T) {
 		if !slices.Equal(tests, []int64{gatestest.TestSum, gatestest.TestStats}) {
 			t.Errorf("honest.Sum coverage links %v", tests)
 		}
-		return nil
+		var port []string
+		rows, err := tx.Query(`SELECT test_name FROM port_test_links WHERE feature_id = ? ORDER BY test_name`, gatestest.FeatureAbs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			port = append(port, n)
+		}
+		if !slices.Equal(port, []string{"TestAbsCount"}) {
+			t.Errorf("honest.Abs port test links %v", port)
+		}
+		return rows.Err()
 	})
 	if err != nil {
 		t.Fatal(err)

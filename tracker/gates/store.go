@@ -216,3 +216,36 @@ func latestByGate(tx *db.Tx, kind tracker.Kind, id int64) (map[evidence.Gate]*Ou
 	}
 	return out, nil
 }
+
+// portLinks lists the port's own tests linked to a feature by coverage.
+func portLinks(tx *db.Tx, featureID int64) ([]evidence.TestRef, error) {
+	rows, err := tx.Query(`SELECT test_pkg, test_name FROM port_test_links WHERE feature_id = ? ORDER BY test_pkg, test_name`, featureID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []evidence.TestRef
+	for rows.Next() {
+		var r evidence.TestRef
+		if err := rows.Scan(&r.Pkg, &r.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// replacePortLinks sets one of the port's own tests' coverage links to
+// exactly features.
+func replacePortLinks(tx *db.Tx, test evidence.TestRef, features []int64) error {
+	if _, err := tx.Exec(`DELETE FROM port_test_links WHERE test_pkg = ? AND test_name = ?`, test.Pkg, test.Name); err != nil {
+		return err
+	}
+	for _, f := range features {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO port_test_links (feature_id, test_pkg, test_name) VALUES (?, ?, ?)`,
+			f, test.Pkg, test.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -23,6 +23,9 @@ const (
 	FeatureSum   = 1 // honest.Sum
 	FeatureMean  = 2 // honest.Mean
 	FeatureReset = 3 // honest.(*Counter).Reset
+	// FeatureAbs is covered only by TestAbsCount, a test of the port's own
+	// (not an item): it links through port_test_links.
+	FeatureAbs = 8 // honest.Abs
 
 	TestSum     = 101 // honest.TestSum
 	TestStats   = 102 // honest.TestStats
@@ -104,6 +107,7 @@ func New(t testing.TB) string {
 			feature(FeatureSum, "", "Sum", "./honest", "honest.Sum", BatchHonest),
 			feature(FeatureMean, "", "Mean", "./honest", "honest.Mean", BatchHonest),
 			feature(FeatureReset, "*Counter", "Reset", "./honest", "honest.(*Counter).Reset", BatchHonest),
+			feature(FeatureAbs, "", "Abs", "./honest", "honest.Abs", BatchHonest),
 			feature(FeatureClamp, "", "Clamp", "./honest", "honest.Clamp", BatchCheats),
 			feature(FeatureScale, "", "Scale", "./cheat", "cheat.Scale", BatchCheats),
 			feature(FeatureCount, "", "Count", "./cheat", "cheat.Count", BatchCheats),
