@@ -4,6 +4,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1365,4 +1366,173 @@ func TestFileStoreStreamCompactMultiBlockSubjectInfo(t *testing.T) {
 		_, ok := fs.SubjectsTotals("foo.499")["foo.499"]
 		require_False(t, ok)
 	})
+}
+
+func TestFileStoreSubjectsTotals(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"*.*"}, Storage: FileStorage})
+
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	totals := map[string]map[int]int{"foo": {}, "bar": {}}
+	for range 10_000 {
+		prefix := "foo"
+		if rng.IntN(2) == 0 {
+			prefix = "bar"
+		}
+		dt := rng.IntN(100)
+		totals[prefix][dt]++
+		_, _, err := fs.StoreMsg(fmt.Sprintf("%s.%d", prefix, dt), nil, []byte("Hello World"), 0)
+		require_NoError(t, err)
+	}
+
+	// Literal subjects.
+	for dt, total := range totals["foo"] {
+		subj := fmt.Sprintf("foo.%d", dt)
+		require_Equal(t, fs.SubjectsTotals(subj)[subj], uint64(total))
+	}
+	// One prefix at a time.
+	for prefix, m := range totals {
+		st := fs.SubjectsTotals(prefix + ".*")
+		require_Len(t, len(st), len(m))
+		var want, got uint64
+		for _, n := range m {
+			want += uint64(n)
+		}
+		for _, n := range st {
+			got += n
+		}
+		require_Equal(t, got, want)
+	}
+	// Both.
+	require_Len(t, len(fs.SubjectsTotals("*.*")), len(totals["foo"])+len(totals["bar"]))
+}
+
+// Upstream bounds each NumPending call's time; timings are logged here and
+// the speed belongs in benchmarks.
+func TestFileStoreNumPendingLargeNumBlks(t *testing.T) {
+	// Small blocks on purpose: one message each. Ten thousand block rolls
+	// each fsync, so the store lives in memory.
+	fcfg := FileStoreConfig{StoreDir: "/data/zzz", BlockSize: 128}
+	fs, err := newTestFileStoreFS(t, vfs.NewMem(), fcfg, StreamConfig{Name: "zzz", Subjects: []string{"zzz"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	subj, msg := "zzz", bytes.Repeat([]byte("X"), 100)
+	for range 10_000 {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	check := func(sseq, want uint64) {
+		t.Helper()
+		start := time.Now()
+		total, validThrough, err := fs.NumPending(sseq, "zzz", false)
+		require_NoError(t, err)
+		t.Logf("NumPending(%d) took %v", sseq, time.Since(start))
+		require_Equal(t, total, want)
+		require_Equal(t, validThrough, 10_000)
+	}
+	check(4000, 6001)
+	check(6000, 4001)
+
+	// One removal in each half.
+	for _, seq := range []uint64{1000, 9000} {
+		_, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+	}
+	check(4000, 6000)
+	check(6000, 4000)
+}
+
+func TestFileStoreSkipMsgAndNumBlocks(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 128}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"zzz"}, Storage: FileStorage})
+
+	subj, msg := "zzz", bytes.Repeat([]byte("X"), 100)
+	_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+	require_NoError(t, err)
+	// Skipping many sequences takes one block, not thousands.
+	require_NoError(t, fs.SkipMsgs(0, 10_000))
+	seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+	require_NoError(t, err)
+	require_Equal(t, seq, 10_002)
+	require_Equal(t, fs.numMsgBlocks(), 3)
+}
+
+func TestFileStoreInitialFirstSeq(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage, FirstSeq: 1000})
+
+		for i, subj := range []string{"A", "B"} {
+			seq, _, err := fs.StoreMsg(subj, nil, []byte("OK"), 0)
+			require_NoError(t, err)
+			require_Equal(t, seq, uint64(1000+i))
+		}
+		var state StreamState
+		fs.FastState(&state)
+		require_Equal(t, state.Msgs, 2)
+		require_Equal(t, state.FirstSeq, 1000)
+		require_Equal(t, state.LastSeq, 1001)
+	})
+}
+
+func TestFileStoreKeepWithDeletedMsgsBug(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+
+	msg := bytes.Repeat([]byte("A"), 19)
+	for range 5 {
+		for _, subj := range []string{"A", "B"} {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+	}
+	n, err := fs.PurgeEx("A", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, n, 5)
+
+	// Keep must count live messages, not the deleted ones between them.
+	n, err = fs.PurgeEx(_EMPTY_, 0, 2)
+	require_NoError(t, err)
+	require_Equal(t, n, 3)
+	state := fs.State()
+	require_Equal(t, state.Msgs, 2)
+	require_Equal(t, state.FirstSeq, 8)
+}
+
+func TestFileStoreRestartWithExpireAndLockingBug(t *testing.T) {
+	sd := t.TempDir()
+	scfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+	fs, err := newFileStore(FileStoreConfig{StoreDir: sd}, scfg)
+	require_NoError(t, err)
+
+	msg := []byte("HELLO WORLD")
+	for range 10 {
+		for _, subj := range []string{"A", "B"} {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+	}
+	require_NoError(t, fs.Stop())
+
+	// Tighter limits written underneath, so the restart enforces them.
+	scfg.MaxMsgs = 15
+	scfg.MaxMsgsPer = 2
+	fs.cfg = FileStreamInfo{Created: fs.cfg.Created, StreamConfig: scfg}
+	require_NoError(t, fs.writeStreamMeta())
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fs, err = newFileStore(FileStoreConfig{StoreDir: sd}, scfg)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("restart with limits to enforce did not return (lock held?)")
+	}
+	require_NoError(t, err)
+	defer fs.Stop()
+	state := fs.State()
+	require_Equal(t, state.Msgs, 4)
+	require_Equal(t, fs.SubjectsTotals("A")["A"], 2)
+	require_Equal(t, fs.SubjectsTotals("B")["B"], 2)
 }
