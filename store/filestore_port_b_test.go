@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -1780,4 +1781,132 @@ func TestFileStoreSelectMsgBlockBinarySearch(t *testing.T) {
 		defer fs.Stop()
 		check()
 	})
+}
+
+// dropSubjectState unloads every block's per-subject state.
+func dropSubjectState(fs *fileStore) {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		mb.subjects = nil
+		mb.mu.Unlock()
+	}
+}
+
+func TestFileStoreDontLoadSubjectStateIfNotPurged(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	dropSubjectState(fs)
+
+	// Purging a subject the store has never seen needs no block's subjects.
+	purged, err := fs.PurgeEx("bar", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, 0)
+
+	fmb := headBlock(fs)
+	fmb.mu.RLock()
+	defer fmb.mu.RUnlock()
+	require_True(t, fmb.subjects == nil)
+}
+
+func TestFileStoreOnlyLoadSubjectStateOnBlocksWithinInterestRange(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	rollBlock(t, fs)
+	_, _, err = fs.StoreMsg("bar", nil, nil, 0)
+	require_NoError(t, err)
+	dropSubjectState(fs)
+
+	// "bar" lives only in the second block; the first needs no loading.
+	purged, err := fs.PurgeEx("bar", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, 1)
+
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for i, mb := range fs.blocks {
+		mb.mu.Lock()
+		loaded := mb.subjects != nil
+		mb.mu.Unlock()
+		if loaded != (i == 1) {
+			t.Fatalf("block at %d: subject state loaded=%v", i, loaded)
+		}
+	}
+}
+
+func TestFileStoreRemovePerSubjectWithMultipleBlocks(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	rollBlock(t, fs)
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+
+	firstSeq := func() uint64 {
+		t.Helper()
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		seq, err := fs.firstSeqForSubj("foo")
+		require_NoError(t, err)
+		return seq
+	}
+	require_Equal(t, firstSeq(), 1)
+
+	// Removing the subject's last message must not lose its first one.
+	removed, err := fs.RemoveMsg(2)
+	require_NoError(t, err)
+	require_True(t, removed)
+	require_Equal(t, firstSeq(), 1)
+}
+
+func TestFileStoreSetWriteErrIgnoresReadErrors(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Errors about data read back from disk lead to a rebuild; they must
+	// not disable writes the way a failed write does.
+	readErrs := []struct {
+		name string
+		err  error
+	}{
+		{"no cache", errNoCache},
+		{"deleted message", errDeletedMsg},
+		{"partial cache", errPartialCache},
+		{"corrupt state", errCorruptState},
+		{"prior state", errPriorState},
+		{"bad message", errBadMsg{fn: "block.blk", detail: "invalid checksum"}},
+		{"short block read", io.ErrUnexpectedEOF},
+		{"block too big", errMsgBlkTooBig},
+		{"wrapped short read", fmt.Errorf("wrapped: %w", io.ErrUnexpectedEOF)},
+		{"wrapped corrupt state", fmt.Errorf("wrapped: %w", errCorruptState)},
+	}
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, tc := range readErrs {
+		fs.setWriteErr(tc.err)
+		if fs.writeErr != nil {
+			t.Fatalf("%s: read error %v was kept as the write error", tc.name, tc.err)
+		}
+	}
+	// A genuine write failure still sticks.
+	fs.setWriteErr(io.ErrShortWrite)
+	require_Error(t, fs.writeErr, io.ErrShortWrite)
 }
