@@ -1,0 +1,248 @@
+package store
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// More of upstream's batch 14 (file store write and lifecycle) tests: sync
+// intervals and the full stream state (index.db) with its recovery paths.
+
+func TestFileStoreSyncIntervals(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), SyncInterval: 250 * time.Millisecond}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+
+	checkSyncFlag := func(fs *fileStore, expected bool) {
+		t.Helper()
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		needSync := lmb.needSync
+		lmb.mu.RUnlock()
+		if needSync != expected {
+			t.Fatalf("expected needSync to be %v", expected)
+		}
+	}
+
+	checkSyncFlag(fs, false)
+	_, _, err = fs.StoreMsg("Z", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+	checkSyncFlag(fs, true)
+	// The background sync clears it within an interval or so.
+	checkFor(t, 2*time.Second, 50*time.Millisecond, func() error {
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		defer lmb.mu.RUnlock()
+		if lmb.needSync {
+			return os.ErrDeadlineExceeded
+		}
+		return nil
+	})
+	require_NoError(t, fs.Stop())
+
+	// With SyncAlways every write is synced as it happens.
+	fcfg.SyncInterval = 10 * time.Second
+	fcfg.SyncAlways = true
+	fs = newTestFileStore(t, fcfg, cfg)
+	checkSyncFlag(fs, false)
+	_, _, err = fs.StoreMsg("Z", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+	checkSyncFlag(fs, false)
+}
+
+func TestFileStoreFullStateBasics(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 100
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+		restart := func() {
+			t.Helper()
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+		}
+
+		// 50 byte records: two a block.
+		subj, msgLen, recLen := "A", 19, uint64(50)
+		msgA := bytes.Repeat([]byte("A"), msgLen)
+		msgZ := bytes.Repeat([]byte("Z"), msgLen)
+		require_Equal(t, fileStoreMsgSize(subj, nil, msgA), recLen)
+		store := func(msg []byte) {
+			t.Helper()
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+
+		store(msgA)
+		store(msgZ)
+		require_Equal(t, fs.numMsgBlocks(), 1)
+
+		// Stop writes index.db.
+		require_NoError(t, fs.Stop())
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+		require_True(t, len(buf) > 0)
+
+		restart()
+		// No per-block index or subject files of old versions.
+		for _, pattern := range []string{"*.fss", "*.idx"} {
+			matches, err := filepath.Glob(filepath.Join(fcfg.StoreDir, msgDir, pattern))
+			require_NoError(t, err)
+			require_Len(t, len(matches), 0)
+		}
+		state := fs.State()
+		require_Equal(t, state.Msgs, 2)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 2)
+		var smv StoreMsg
+		for seq, want := range map[uint64][]byte{1: msgA, 2: msgZ} {
+			sm, err := fs.LoadMsg(seq, &smv)
+			require_NoError(t, err)
+			require_True(t, bytes.Equal(sm.msg, want))
+		}
+
+		// A third message starts a second block; keep that index.db.
+		store(msgZ)
+		require_NoError(t, fs.Stop())
+		buf, err = os.ReadFile(sfile)
+		require_NoError(t, err)
+
+		// A fourth, then put the three-message index.db back: recovery must
+		// notice the last block grew.
+		restart()
+		store(msgZ)
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		restart()
+
+		checkSubject := func(total uint64, fblk, lblk uint32) {
+			t.Helper()
+			fs.mu.RLock()
+			info, ok := fs.perSubject.Find(stringToBytes(subj))
+			var p psi
+			if ok {
+				p = *info
+			}
+			fs.mu.RUnlock()
+			require_True(t, ok)
+			require_Equal(t, p.total, total)
+			require_Equal(t, p.fblk, fblk)
+			require_Equal(t, p.lblk, lblk)
+		}
+		state = fs.State()
+		require_Equal(t, state.Msgs, 4)
+		require_Equal(t, state.Bytes, 4*recLen)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 4)
+		require_Equal(t, fs.numMsgBlocks(), 2)
+		checkSubject(4, 1, 2)
+
+		// A fifth in a third block that the old index.db knows nothing of.
+		store(msgA)
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		restart()
+		state = fs.State()
+		require_Equal(t, state.Msgs, 5)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 5)
+		require_Equal(t, fs.numMsgBlocks(), 3)
+		checkSubject(5, 1, 3)
+	})
+}
+
+// testFileStoreFullStatePurge purges in every way and checks that a restart,
+// with index.db or (checkFullRecovery) without it, and a rebuild from the
+// blocks all reach the same state.
+func testFileStoreFullStatePurge(t *testing.T, checkFullRecovery bool) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 132 // two records and room for tombstones
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		msg := bytes.Repeat([]byte("A"), 19)
+		store := func(subj string) {
+			t.Helper()
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+		restartAndCompare := func() {
+			t.Helper()
+			state := fs.State()
+			require_NoError(t, fs.Stop())
+			if checkFullRecovery {
+				require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+			}
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+			if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+				t.Fatalf("state after restart does not match:\n%+v\n%+v", state, newState)
+			}
+			if checkFullRecovery {
+				fs.rebuildState(nil)
+				if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+					t.Fatalf("state after rebuild does not match:\n%+v\n%+v", state, newState)
+				}
+			}
+		}
+
+		for range 10 {
+			store("A")
+		}
+		n, err := fs.Purge()
+		require_NoError(t, err)
+		require_Equal(t, n, 10)
+		restartAndCompare()
+
+		for range 5 {
+			store("B")
+			store("C")
+		}
+		n, err = fs.PurgeEx("B", 0, 0)
+		require_NoError(t, err)
+		require_Equal(t, n, 5)
+		restartAndCompare()
+
+		n, err = fs.PurgeEx(_EMPTY_, 0, 2)
+		require_NoError(t, err)
+		require_Equal(t, n, 3)
+		// Keep had a bug: the two kept are C at 18 and 20.
+		state := fs.State()
+		require_Equal(t, state.Msgs, 2)
+		require_Equal(t, state.FirstSeq, 18)
+		require_Equal(t, state.LastSeq, 20)
+		restartAndCompare()
+
+		// After a full purge the first sequence comes from tombstones alone
+		// when index.db is gone.
+		n, err = fs.Purge()
+		require_NoError(t, err)
+		require_Equal(t, n, 2)
+		restartAndCompare()
+		state = fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 21)
+		require_Equal(t, state.LastSeq, 20)
+	})
+}
+
+func TestFileStoreFullStatePurge(t *testing.T) {
+	testFileStoreFullStatePurge(t, false)
+}
+
+func TestFileStoreFullStatePurgeFullRecovery(t *testing.T) {
+	testFileStoreFullStatePurge(t, true)
+}
