@@ -12,10 +12,12 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/avl"
@@ -1909,4 +1911,325 @@ func TestFileStoreSetWriteErrIgnoresReadErrors(t *testing.T) {
 	// A genuine write failure still sticks.
 	fs.setWriteErr(io.ErrShortWrite)
 	require_Error(t, fs.writeErr, io.ErrShortWrite)
+}
+
+func TestFileStoreRemoveMsgViaLimitsCallbackAliasedSubj(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "TEST", Storage: FileStorage, MaxMsgs: 1, Discard: DiscardOld})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Remember where the subject handed to the removal callback lives.
+	var cbSubjAddr uintptr
+	var cbSubj string
+	fs.RegisterStorageUpdates(func(md, _ int64, _ uint64, subj string) {
+		if md == -1 {
+			cbSubjAddr = uintptr(unsafe.Pointer(unsafe.StringData(subj)))
+			cbSubj = subj
+		}
+	})
+
+	_, _, err = fs.StoreMsg("foo.bar", nil, []byte("payload-1"), 0)
+	require_NoError(t, err)
+	// Over MaxMsgs: the first message goes and the callback fires.
+	_, _, err = fs.StoreMsg("foo.bar", nil, []byte("payload-2"), 0)
+	require_NoError(t, err)
+	require_True(t, cbSubjAddr != 0)
+	require_Equal(t, cbSubj, "foo.bar")
+
+	// The callback may keep the subject; it must not point into the block
+	// cache, which is reused and rewritten.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_True(t, mb.cache != nil)
+	bufStart := uintptr(unsafe.Pointer(unsafe.SliceData(mb.cache.buf)))
+	bufEnd := bufStart + uintptr(cap(mb.cache.buf))
+	if cbSubjAddr >= bufStart && cbSubjAddr < bufEnd {
+		t.Fatalf("callback subject at %#x aliases the block cache [%#x,%#x)", cbSubjAddr, bufStart, bufEnd)
+	}
+}
+
+func TestFileStoreMultiLastSeqsDoesNotReorderConfigSubjects(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"orders.*", "billing.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("orders.1", nil, []byte("x"), 0)
+	require_NoError(t, err)
+	_, _, err = fs.StoreMsg("billing.1", nil, []byte("x"), 0)
+	require_NoError(t, err)
+
+	// As many filters as configured subjects takes the filterIsAll path,
+	// which compares sorted lists; it must not sort the config in place.
+	seqs, err := fs.MultiLastSeqs([]string{"orders.*", "billing.*"}, 0, 0)
+	require_NoError(t, err)
+	require_True(t, slices.Equal(seqs, []uint64{1, 2}))
+	require_Equal(t, fs.cfg.Subjects[0], "orders.*")
+	require_Equal(t, fs.cfg.Subjects[1], "billing.*")
+}
+
+// requireNoWriteErrFor watches fs for a latched write error for d, then
+// stops the workers and checks the store still accepts writes.
+func requireNoWriteErrFor(t *testing.T, fs *fileStore, d time.Duration, stop *atomic.Bool, wg *sync.WaitGroup) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		fs.mu.RLock()
+		werr := fs.writeErr
+		fs.mu.RUnlock()
+		if werr != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("store disabled by a racing removal: %v", werr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	_, _, err := fs.StoreMsg("foo.healthy", nil, make([]byte, 128), 0)
+	require_NoError(t, err)
+}
+
+func TestFileStoreStoreRawMsgVsConcurrentBlockRemovalNoWriteErr(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 256},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage, MaxMsgsPer: 1})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const writers, readers = 4, 4
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var lastSeq atomic.Uint64
+	msg := make([]byte, 128)
+
+	// Each writer's store evicts its own previous message (one per block)
+	// while a remover races it for that same sequence and block.
+	for w := 0; w < writers; w++ {
+		seqs := make(chan uint64, 64)
+		subj := fmt.Sprintf("foo.%d", w)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer close(seqs)
+			for !stop.Load() {
+				seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				if err != nil {
+					return
+				}
+				lastSeq.Store(seq)
+				select {
+				case seqs <- seq:
+				default:
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for seq := range seqs {
+				fs.RemoveMsg(seq)
+			}
+		}()
+	}
+	// Readers contend the block locks so removals can overtake stores.
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var smv StoreMsg
+			for !stop.Load() {
+				if seq := lastSeq.Load(); seq > 2 {
+					fs.LoadMsg(seq-2, &smv)
+				}
+			}
+		}()
+	}
+	requireNoWriteErrFor(t, fs, time.Second, &stop, &wg)
+}
+
+func TestFileStoreStoreRawMsgVsAgeExpiryNoWriteErr(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 256},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage, MaxMsgsPer: 1, MaxAge: time.Millisecond})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const writers, readers = 16, 4
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	msg := make([]byte, 128)
+	prevSeqs := make([]atomic.Uint64, writers)
+
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			subj := fmt.Sprintf("foo.%d", w)
+			for !stop.Load() {
+				seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				if err != nil {
+					return
+				}
+				prevSeqs[w].Store(seq)
+				// Paced so the previous message is old enough to expire
+				// while this store is evicting it.
+				time.Sleep(time.Millisecond + time.Duration(w%4)*50*time.Microsecond)
+			}
+		}(w)
+	}
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			var smv StoreMsg
+			for i := 0; !stop.Load(); i++ {
+				if seq := prevSeqs[(r+i)%writers].Load(); seq > 0 {
+					fs.LoadMsg(seq, &smv)
+				}
+			}
+		}(r)
+	}
+	// Sweep continuously instead of waiting for the age timer, so the
+	// expiry races the stores often enough.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			fs.expireMsgs()
+		}
+	}()
+	requireNoWriteErrFor(t, fs, time.Second, &stop, &wg)
+}
+
+func TestFileStoreCompactStoreMsgRace(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, []byte("first"), 0)
+	require_NoError(t, err)
+
+	// Compact(2) and the store of seq 2 run at once; either order must
+	// leave exactly seq 2.
+	var purged, storedSeq uint64
+	var compactErr, storeErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { purged, compactErr = fs.Compact(2) })
+	wg.Go(func() { storedSeq, _, storeErr = fs.StoreMsg("foo", nil, []byte("second"), 0) })
+	wg.Wait()
+
+	require_NoError(t, compactErr)
+	require_Equal(t, purged, 1)
+	require_NoError(t, storeErr)
+	require_Equal(t, storedSeq, 2)
+
+	var sm StoreMsg
+	_, err = fs.LoadMsg(2, &sm)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, 2)
+	require_Equal(t, string(sm.msg), "second")
+
+	state := fs.State()
+	require_Equal(t, state.Msgs, 1)
+	require_Equal(t, state.FirstSeq, 2)
+	require_Equal(t, state.LastSeq, 2)
+}
+
+func TestFileStoreDeleteMapView(t *testing.T) {
+	msg := []byte("hello")
+	// Ten messages per block.
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 10 * fileStoreMsgSize("foo", nil, msg)},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const numMsgs = 100
+	for range numMsgs {
+		_, _, err = fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	// Interior deletes in every block: each block keeps its first and last
+	// message, since removing an edge would move the block's bounds and
+	// make the delete a gap, which the view leaves out.
+	expected := make(map[uint64]bool)
+	for seq := uint64(1); seq <= numMsgs; seq++ {
+		if seq%10 == 1 || seq%10 == 0 {
+			continue
+		}
+		_, err = fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		expected[seq] = true
+	}
+
+	snapshotBlocks := func() []*msgBlock {
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		return append([]*msgBlock(nil), fs.blocks...)
+	}
+	checkView := func(v *interiorDeletes) {
+		t.Helper()
+		var total int
+		for _, ss := range v.sets {
+			total += ss.Size()
+		}
+		require_Equal(t, total, len(expected))
+		probe := func(seq uint64) {
+			t.Helper()
+			if got := v.Exists(seq); got != expected[seq] {
+				t.Fatalf("Exists(%d) = %v, want %v", seq, got, expected[seq])
+			}
+		}
+		// Ascending probes use the cursor, descending ones the binary
+		// search, random ones a mix.
+		for seq := uint64(0); seq <= numMsgs+1; seq++ {
+			probe(seq)
+		}
+		for seq := uint64(numMsgs + 1); ; seq-- {
+			probe(seq)
+			if seq == 0 {
+				break
+			}
+		}
+		rng := rand.New(rand.NewSource(0))
+		for i := 0; i < numMsgs*4; i++ {
+			probe(uint64(rng.Intn(numMsgs + 2)))
+		}
+	}
+	checkView(deleteMap(snapshotBlocks()))
+
+	// Emptying an interior block removes it; its deletes become a gap.
+	fs.mu.RLock()
+	mb := fs.blocks[3]
+	mb.mu.RLock()
+	fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
+	mb.mu.RUnlock()
+	nblks := len(fs.blocks)
+	fs.mu.RUnlock()
+	for seq := fseq; seq <= lseq; seq++ {
+		if !expected[seq] {
+			_, err = fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+		delete(expected, seq)
+	}
+	require_Equal(t, fs.numMsgBlocks(), nblks-1)
+	checkView(deleteMap(snapshotBlocks()))
+
+	// Blocks removed after the list was captured (Compact closes them but
+	// leaves their delete maps) must not contribute to the view.
+	stale := snapshotBlocks()
+	_, err = fs.Compact(41)
+	require_NoError(t, err)
+	for seq := range expected {
+		if seq < 41 {
+			delete(expected, seq)
+		}
+	}
+	checkView(deleteMap(stale))
 }
