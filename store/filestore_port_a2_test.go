@@ -246,3 +246,166 @@ func TestFileStoreFullStatePurge(t *testing.T) {
 func TestFileStoreFullStatePurgeFullRecovery(t *testing.T) {
 	testFileStoreFullStatePurge(t, true)
 }
+
+// Removals a user asks for must survive a restart even with an index.db from
+// before them: the tombstones in the last block (the WAL) carry them.
+func TestFileStoreFullStateTestUserRemoveWAL(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 132 // two records and room for tombstones
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+		restart := func() {
+			t.Helper()
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+		}
+
+		msgA := bytes.Repeat([]byte("A"), 19)
+		msgZ := bytes.Repeat([]byte("Z"), 19)
+		storeAZ := func() {
+			t.Helper()
+			_, _, err := fs.StoreMsg("A", nil, msgA, 0)
+			require_NoError(t, err)
+			_, _, err = fs.StoreMsg("Z", nil, msgZ, 0)
+			require_NoError(t, err)
+		}
+		remove := func(seqs ...uint64) {
+			t.Helper()
+			for _, seq := range seqs {
+				removed, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+				require_True(t, removed)
+			}
+		}
+
+		storeAZ()
+		remove(1)
+		// The block now has a tombstone for 1; 2 still loads.
+		sm, err := fs.LoadMsg(2, nil)
+		require_NoError(t, err)
+		require_True(t, bytes.Equal(sm.msg, msgZ))
+		require_Equal(t, fs.numMsgBlocks(), 1)
+		state := fs.State()
+		require_NoError(t, fs.Stop())
+
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+
+		restart()
+		_, err = fs.LoadMsg(2, nil)
+		require_NoError(t, err)
+		_, err = fs.LoadMsg(1, nil)
+		require_Error(t, err, ErrStoreMsgNotFound)
+		if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+			t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+		}
+		require_False(t, state.FirstTime.IsZero())
+
+		storeAZ()
+		remove(2, 4)
+		state = fs.State()
+		require_Equal(t, len(state.Deleted), state.NumDeleted)
+		require_NoError(t, fs.Stop())
+
+		restart()
+		if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+			t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+		}
+		require_False(t, state.FirstTime.IsZero())
+
+		// Back to the index.db from before 2 and 4 were removed.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		restart()
+
+		newState := fs.State()
+		// Sequence 2 is reported lost: index.db had it, its block no longer does.
+		require_True(t, newState.Lost != nil)
+		require_Len(t, len(newState.Lost.Msgs), 1)
+		require_Equal(t, newState.Lost.Msgs[0], 2)
+		newState.Lost = nil
+		if !reflect.DeepEqual(state, newState) {
+			t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+		}
+	})
+}
+
+// Removals the store makes itself (limits) must survive restarts too.
+func TestFileStoreFullStateTestSysRemovals(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 100
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, MaxMsgs: 10, MaxMsgsPer: 1, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		msg := bytes.Repeat([]byte("A"), 19)
+		storeAll := func(subjects ...string) {
+			t.Helper()
+			for _, subj := range subjects {
+				_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				require_NoError(t, err)
+			}
+		}
+		checkAndRestart := func(msgs, first, last uint64) {
+			t.Helper()
+			state := fs.State()
+			require_Equal(t, state.Msgs, msgs)
+			require_Equal(t, state.FirstSeq, first)
+			require_Equal(t, state.LastSeq, last)
+			require_NoError(t, fs.Stop())
+			fs, err = newFileStore(fcfg, cfg)
+			require_NoError(t, err)
+			if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+				t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+			}
+		}
+
+		// MaxMsgsPer drops the first A and B.
+		storeAll("A", "B", "A", "B")
+		checkAndRestart(2, 3, 4)
+		storeAll("C", "D", "E", "F", "G", "H", "I", "J")
+		checkAndRestart(10, 3, 12)
+		// MaxMsgs drops the oldest.
+		storeAll("ZZZ")
+		checkAndRestart(10, 4, 13)
+	})
+}
+
+func TestFileStoreSelectBlockWithFirstSeqRemovals(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 100
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, MaxMsgsPer: 1, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		msg := bytes.Repeat([]byte("A"), 19) // 50 byte records, two a block
+		subjects := "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+@$^"
+		// Over 32 blocks, so the block search goes binary: 65 messages, 33 blocks.
+		for i := range 32*2 + 1 {
+			_, _, err := fs.StoreMsg(string(subjects[i]), nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.numMsgBlocks(), 33)
+
+		// Per-subject limits (system removals, not user ones) remove the
+		// first message of every block.
+		for i := 0; i < len(subjects); i += 2 {
+			_, _, err := fs.StoreMsg(string(subjects[i]), nil, msg, 0)
+			require_NoError(t, err)
+		}
+
+		var ss StreamState
+		fs.FastState(&ss)
+		for seq := ss.FirstSeq; seq <= ss.LastSeq; seq++ {
+			fs.mu.RLock()
+			index, mb := fs.selectMsgBlockWithIndex(seq)
+			fs.mu.RUnlock()
+			require_True(t, index >= 0)
+			require_True(t, mb != nil)
+			require_Equal(t, uint64(index), (seq-1)/2)
+		}
+	})
+}
