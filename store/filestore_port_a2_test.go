@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -408,4 +409,172 @@ func TestFileStoreSelectBlockWithFirstSeqRemovals(t *testing.T) {
 			require_Equal(t, uint64(index), (seq-1)/2)
 		}
 	})
+}
+
+// storeSubjects stores msg once under each subject.
+func storeSubjects(t *testing.T, fs *fileStore, msg []byte, subjects ...string) {
+	t.Helper()
+	for _, subj := range subjects {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+}
+
+// Recovery from an index.db several blocks behind must walk every block
+// written since.
+func TestFileStoreFullStateMultiBlockPastWAL(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 100
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		msg := bytes.Repeat([]byte("A"), 19) // 50 byte records, two a block
+		storeSubjects(t, fs, msg, "A", "B")
+		require_Equal(t, fs.numMsgBlocks(), 1)
+		require_NoError(t, fs.Stop())
+
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		storeSubjects(t, fs, msg, "C", "D", "E", "F", "G", "H")
+		require_Equal(t, fs.numMsgBlocks(), 4)
+		state := fs.State()
+		require_NoError(t, fs.Stop())
+
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+			t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+		}
+		require_False(t, state.FirstTime.IsZero())
+	})
+}
+
+// An index.db taken mid-block, with a later removal in that block, must be
+// caught up from the block without a full rebuild (which would delete it).
+func TestFileStoreFullStateMidBlockPastWAL(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxMsgsPer: 1}
+		fs, err := newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		msg := bytes.Repeat([]byte("Z"), 19)
+		storeSubjects(t, fs, msg, "A", "B", "C", "D", "E")
+		require_Equal(t, fs.numMsgBlocks(), 1)
+		require_NoError(t, fs.Stop())
+
+		sfile := filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)
+		buf, err := os.ReadFile(sfile)
+		require_NoError(t, err)
+
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		storeSubjects(t, fs, msg, "F", "G", "H", "I", "J")
+		removed, err := fs.RemoveMsg(2)
+		require_NoError(t, err)
+		require_True(t, removed)
+		require_Equal(t, fs.numMsgBlocks(), 1)
+		state := fs.State()
+		require_NoError(t, fs.Stop())
+
+		require_NoError(t, os.WriteFile(sfile, buf, defaultFilePerms))
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		if newState := fs.State(); !reflect.DeepEqual(state, newState) {
+			t.Fatalf("restored state does not match:\n%+v\n%+v", state, newState)
+		}
+		_, err = os.Stat(sfile)
+		require_NoError(t, err)
+	})
+}
+
+func TestFileStoreCompactingBlocksOnSync(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1000 // 20 messages a block
+		fcfg.SyncInterval = 100 * time.Millisecond
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxMsgsPer: 1}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		msg := bytes.Repeat([]byte("Z"), 19) // 50 byte records
+		subjects := "ABCDEFGHIJKLMNOPQRST"
+		for _, subj := range subjects {
+			_, _, err := fs.StoreMsg(string(subj), nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.numMsgBlocks(), 1)
+		total, reported, err := fs.Utilization()
+		require_NoError(t, err)
+		require_Equal(t, total, reported)
+
+		// Rewriting B through S removes every interior message of the first
+		// block through the per-subject limit; too small to compact inline.
+		for i := 1; i < 19; i++ {
+			_, _, err := fs.StoreMsg(string(subjects[i]), nil, msg, 0)
+			require_NoError(t, err)
+		}
+		require_Equal(t, fs.numMsgBlocks(), 2)
+
+		blkUtil := func() (uint64, uint64) {
+			fmb := msgBlockAt(fs, 0)
+			fmb.mu.RLock()
+			defer fmb.mu.RUnlock()
+			return fmb.rawBytes, fmb.bytes
+		}
+		total, reported = blkUtil()
+		require_Equal(t, reported, 100)
+		if fcfg.Compression != NoCompression {
+			require_True(t, total > reported)
+		} else {
+			require_Equal(t, total, 1000)
+		}
+
+		// The background sync compacts the block down to what it holds.
+		checkFor(t, 2*time.Second, 100*time.Millisecond, func() error {
+			if total, reported := blkUtil(); total > reported {
+				return fmt.Errorf("not compacted yet: raw %d vs reported %d", total, reported)
+			}
+			return nil
+		})
+		sm, err := fs.LoadMsg(1, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.subj, "A")
+	})
+}
+
+// Compact removing whole blocks leaves the subject's first-block hint as a
+// lower bound: the store cannot always tell the head went, not the tail.
+func TestFileStoreCompactAndPSIMWhenDeletingBlocks(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 512},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+
+	subj, msg := "A", bytes.Repeat([]byte("ABC"), 33) // about 100 bytes stored
+	for range 10 {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 4)
+
+	n, err := fs.Compact(10)
+	require_NoError(t, err)
+	require_Equal(t, n, 9)
+	require_Equal(t, fs.numMsgBlocks(), 1)
+
+	fs.mu.RLock()
+	info, ok := fs.perSubject.Find(stringToBytes(subj))
+	var p psi
+	if ok {
+		p = *info
+	}
+	fs.mu.RUnlock()
+	require_True(t, ok)
+	require_Equal(t, p.total, 1)
+	require_Equal(t, p.fblk, 1)
+	require_Equal(t, p.lblk, 4)
 }
