@@ -1,0 +1,272 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/porttracker/porttracker/store/gsl"
+)
+
+// Ported upstream store tests (store_test.go) that run over every store
+// type; only the file store side applies here.
+
+// testFileStoreAsStreamStore runs fn against a file store built from cfg,
+// under the "File" subtest name upstream uses. With permutations it runs
+// once per supported cipher/compression combination.
+func testFileStoreAsStreamStore(t *testing.T, permutations bool, cfg StreamConfig, fn func(t *testing.T, fs StreamStore)) {
+	t.Run("File", func(t *testing.T) {
+		cfg.Storage = FileStorage
+		if permutations {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				fs, err := newFileStore(fcfg, cfg)
+				require_NoError(t, err)
+				defer fs.Stop()
+				fn(t, fs)
+			})
+			return
+		}
+		fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()}, cfg)
+		require_NoError(t, err)
+		defer fs.Stop()
+		fn(t, fs)
+	})
+}
+
+func TestStoreMsgLoadNextMsgMulti(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}},
+		func(t *testing.T, fs StreamStore) {
+			for i := 0; i < 1000; i++ {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("ZZZ"), 0)
+				require_NoError(t, err)
+			}
+			var smv StoreMsg
+			walkAll := func(sl *gsl.SimpleSublist) {
+				t.Helper()
+				for i, seq := 0, uint64(1); i < 1000; i, seq = i+1, seq+1 {
+					sm, nseq, err := fs.LoadNextMsgMulti(sl, seq, &smv)
+					require_NoError(t, err)
+					require_Equal(t, sm.subj, fmt.Sprintf("foo.%d", i))
+					require_Equal(t, nseq, seq)
+				}
+			}
+
+			// One wildcard filter.
+			sl := gsl.NewSimpleSublist()
+			require_NoError(t, sl.Insert("foo.>", struct{}{}))
+			walkAll(sl)
+
+			// A thousand literal filters.
+			sl = gsl.NewSimpleSublist()
+			for i := 0; i < 1000; i++ {
+				require_NoError(t, sl.Insert(fmt.Sprintf("foo.%d", i), struct{}{}))
+			}
+			walkAll(sl)
+
+			// Three scattered literals, then EOF.
+			sl = gsl.NewSimpleSublist()
+			for _, subj := range []string{"foo.2", "foo.222", "foo.999"} {
+				require_NoError(t, sl.Insert(subj, struct{}{}))
+			}
+			seq := uint64(0)
+			for _, want := range []struct {
+				subj string
+				seq  uint64
+			}{{"foo.2", 3}, {"foo.222", 223}, {"foo.999", 1000}} {
+				sm, nseq, err := fs.LoadNextMsgMulti(sl, seq+1, &smv)
+				require_NoError(t, err)
+				require_Equal(t, sm.subj, want.subj)
+				require_Equal(t, nseq, want.seq)
+				seq = nseq
+			}
+			_, nseq, err := fs.LoadNextMsgMulti(sl, seq+1, &smv)
+			require_Error(t, err)
+			require_Equal(t, nseq, 1000)
+		})
+}
+
+func TestStoreLoadNextMsgWildcardStartBeforeFirstMatch(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"bar.*", "foo.*"}},
+		func(t *testing.T, fs StreamStore) {
+			// Non-matching messages first, so the first match is well after start.
+			for i := 0; i < 100; i++ {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("bar.%d", i), nil, nil, 0)
+				require_NoError(t, err)
+			}
+			seq, _, err := fs.StoreMsg("foo.1", nil, nil, 0)
+			require_NoError(t, err)
+			require_Equal(t, seq, 101)
+
+			var smv StoreMsg
+			sm, nseq, err := fs.LoadNextMsg("foo.*", true, 1, &smv)
+			require_NoError(t, err)
+			require_Equal(t, sm.subj, "foo.1")
+			require_Equal(t, nseq, 101)
+
+			_, nseq, err = fs.LoadNextMsg("foo.*", true, nseq+1, &smv)
+			require_Error(t, err)
+			require_Equal(t, nseq, 101)
+		})
+}
+
+func TestStoreSubjectStateConsistency(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			var smp StoreMsg
+			// check compares the subject state (which may fix lazily
+			// tracked first/last) with what loads from either end.
+			check := func(msgs, first, last uint64) {
+				t.Helper()
+				ss := fs.SubjectsState("foo")["foo"]
+				require_Equal(t, ss.Msgs, msgs)
+				require_Equal(t, ss.First, first)
+				require_Equal(t, ss.Last, last)
+				sm, _, err := fs.LoadNextMsg("foo", false, 0, &smp)
+				require_NoError(t, err)
+				require_Equal(t, sm.seq, first)
+				sm, err = fs.LoadLastMsg("foo", &smp)
+				require_NoError(t, err)
+				require_Equal(t, sm.seq, last)
+			}
+			store := func(n int) {
+				t.Helper()
+				for i := 0; i < n; i++ {
+					_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+					require_NoError(t, err)
+				}
+			}
+			remove := func(seq uint64) {
+				t.Helper()
+				removed, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+				require_True(t, removed)
+			}
+
+			store(4)
+			check(4, 1, 4)
+			remove(1) // first becomes stale
+			check(3, 2, 4)
+			remove(4) // last becomes stale
+			check(2, 2, 3)
+			remove(2) // one left: first and last must agree
+			check(1, 3, 3)
+
+			store(3)
+			check(4, 3, 7)
+			remove(7)
+			remove(3)
+			remove(5) // both ends stale at once
+			check(1, 6, 6)
+
+			// A stale last is replaced by a newer message.
+			store(1)
+			remove(8)
+			store(1)
+			check(2, 6, 9)
+		})
+}
+
+func TestStoreSubjectStateConsistencyOptimization(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, ss StreamStore) {
+			fs := ss.(*fileStore)
+			fill := func(n int) {
+				t.Helper()
+				for i := 0; i < n; i++ {
+					_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+					require_NoError(t, err)
+				}
+			}
+			remove := func(seqs ...uint64) {
+				t.Helper()
+				for _, seq := range seqs {
+					removed, err := fs.RemoveMsg(seq)
+					require_NoError(t, err)
+					require_True(t, removed)
+				}
+			}
+			// blockState reads the raw (possibly stale) subject state of the
+			// last block, without the lazy fix-up a query would do.
+			blockState := func() SimpleState {
+				t.Helper()
+				fs.mu.RLock()
+				lmb := fs.lastBlock
+				fs.mu.RUnlock()
+				lmb.mu.RLock()
+				defer lmb.mu.RUnlock()
+				require_True(t, lmb.subjects != nil)
+				st, ok := lmb.subjects.Find([]byte("foo"))
+				require_True(t, ok)
+				return *st
+			}
+			var smp StoreMsg
+			expectOnly := func(seq uint64) {
+				t.Helper()
+				sm, _, err := fs.LoadNextMsg("foo", false, 0, &smp)
+				require_NoError(t, err)
+				require_Equal(t, sm.seq, seq)
+				sm, err = fs.LoadLastMsg("foo", &smp)
+				require_NoError(t, err)
+				require_Equal(t, sm.seq, seq)
+			}
+			checkRaw := func(first, last uint64, stale bool) {
+				t.Helper()
+				st := blockState()
+				require_Equal(t, st.Msgs, 1)
+				require_Equal(t, st.First, first)
+				require_Equal(t, st.Last, last)
+				require_Equal(t, st.firstNeedsUpdate, stale)
+				require_Equal(t, st.lastNeedsUpdate, stale)
+			}
+
+			// Down to one message with only first stale: both are fixed.
+			fill(3)
+			remove(2, 1)
+			checkRaw(3, 3, false)
+			expectOnly(3)
+
+			// First stale, then last: both stay stale.
+			fill(2)
+			remove(3, 5)
+			checkRaw(3, 5, true)
+			expectOnly(4)
+
+			// Last stale, then first: both stay stale.
+			fill(2)
+			remove(7, 4)
+			checkRaw(4, 7, true)
+			expectOnly(6)
+
+			// From a single known message: both are fixed.
+			fill(2)
+			remove(9, 8)
+			checkRaw(6, 6, false)
+			expectOnly(6)
+		})
+}
+
+func TestStoreMaxMsgsPerUpdateBug(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			for i := 0; i < 5; i++ {
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			ss := fs.State()
+			require_Equal(t, ss.Msgs, 5)
+			require_Equal(t, ss.FirstSeq, 1)
+			require_Equal(t, ss.LastSeq, 5)
+
+			// Going from no per-subject limit to 1 applies it right away.
+			cfg := StreamConfig{Name: "TEST", Subjects: []string{"foo"}, Storage: FileStorage, MaxMsgsPer: 1}
+			require_NoError(t, fs.UpdateConfig(&cfg))
+			ss = fs.State()
+			require_Equal(t, ss.Msgs, 1)
+			require_Equal(t, ss.FirstSeq, 5)
+			require_Equal(t, ss.LastSeq, 5)
+
+			// Any value below -1 is normalised to -1 (unlimited).
+			cfg.MaxMsgsPer = -2
+			require_NoError(t, fs.UpdateConfig(&cfg))
+			require_Equal(t, cfg.MaxMsgsPer, -1)
+		})
+}
