@@ -2,12 +2,17 @@ package store
 
 import (
 	"bytes"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // More of upstream's batch 14 (file store write and lifecycle) tests: sync
@@ -577,4 +582,258 @@ func TestFileStoreCompactAndPSIMWhenDeletingBlocks(t *testing.T) {
 	require_Equal(t, p.total, 1)
 	require_Equal(t, p.fblk, 1)
 	require_Equal(t, p.lblk, 4)
+}
+
+// randomSubject builds a subject of one to six random hex tokens, each of
+// minTok to minTok+spread-1 random bytes.
+func randomSubject(rng *mrand.Rand, minTok, spread int) string {
+	var b strings.Builder
+	numTokens := rng.IntN(6) + 1
+	tok := make([]byte, minTok+spread)
+	for i := range numTokens {
+		tlen := rng.IntN(spread) + minTok
+		for j := range tlen {
+			tok[j] = byte(rng.Uint32())
+		}
+		b.WriteString(hex.EncodeToString(tok[:tlen]))
+		if i != numTokens-1 {
+			b.WriteByte('.')
+		}
+	}
+	return b.String()
+}
+
+func TestFileStoreTrackSubjLenForPSIM(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir()}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{">"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	defer func() { fs.Stop() }()
+
+	// Distinct subjects of varying lengths; the store tracks their total length.
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	smap := make(map[string]int, 1000)
+	for range 1000 {
+		subj := randomSubject(rng, 2, 4)
+		if _, ok := smap[subj]; ok {
+			continue
+		}
+		smap[subj] = len(subj)
+		_, _, err := fs.StoreMsg(subj, nil, nil, 0)
+		require_NoError(t, err)
+	}
+
+	check := func() {
+		t.Helper()
+		var total int
+		for _, slen := range smap {
+			total += slen
+		}
+		fs.mu.RLock()
+		subjectBytes := fs.subjectBytes
+		fs.mu.RUnlock()
+		require_Equal(t, subjectBytes, total)
+	}
+	check()
+
+	// Remove about half.
+	var smv StoreMsg
+	for range 500 {
+		seq := uint64(rng.IntN(1000) + 1)
+		sm, err := fs.LoadMsg(seq, &smv)
+		if err != nil {
+			continue
+		}
+		_, err = fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		delete(smap, sm.subj)
+	}
+	check()
+
+	require_NoError(t, fs.Stop())
+	fs, err = newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	check()
+
+	_, err = fs.Purge()
+	require_NoError(t, err)
+	smap = nil
+	check()
+}
+
+// Upstream used this to check the index.db size estimate with 100k subjects
+// and asserts nothing; here 10k subjects must survive the index.db round trip.
+func TestFileStoreLargeFullStatePSIM(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir()}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{">"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	subjects := make(map[string]uint64)
+	for range 10_000 {
+		subj := randomSubject(rng, 2, 8)
+		subjects[subj]++
+		_, _, err := fs.StoreMsg(subj, nil, nil, 0)
+		require_NoError(t, err)
+	}
+	require_NoError(t, fs.Stop())
+	fi, err := os.Stat(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile))
+	require_NoError(t, err)
+	t.Logf("index.db for %d subjects is %d bytes", len(subjects), fi.Size())
+
+	fs = newTestFileStore(t, fcfg, cfg)
+	var ss StreamState
+	fs.FastState(&ss)
+	require_Equal(t, ss.NumSubjects, len(subjects))
+	totals := fs.SubjectsTotals(">")
+	require_Len(t, len(totals), len(subjects))
+	for subj, n := range subjects {
+		require_Equal(t, totals[subj], n)
+	}
+}
+
+func TestFileStoreIndexDBExistsAfterShutdown(t *testing.T) {
+	sd := t.TempDir()
+	fs, err := newFileStore(FileStoreConfig{StoreDir: sd}, StreamConfig{Name: "zzz", Subjects: []string{">"}, Storage: FileStorage})
+	require_NoError(t, err)
+
+	for range 1000 {
+		_, _, err := fs.StoreMsg("foo.bar.baz", nil, nil, 0)
+		require_NoError(t, err)
+	}
+
+	// Dirty, and no index.db on disk: Stop must write one.
+	idxFile := filepath.Join(sd, msgDir, streamStreamStateFile)
+	fs.mu.Lock()
+	fs.dirty = 1
+	if err := os.Remove(idxFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fs.mu.Unlock()
+		t.Fatal(err)
+	}
+	fs.mu.Unlock()
+	require_NoError(t, fs.Stop())
+
+	checkFor(t, time.Second, 50*time.Millisecond, func() error {
+		if _, err := os.Stat(idxFile); err != nil {
+			return fmt.Errorf("%q does not exist", idxFile)
+		}
+		return nil
+	})
+}
+
+// nats-server issue 4842: subjects came back corrupt after a rebuild
+// without index.db.
+func TestFileStoreSubjectCorruption(t *testing.T) {
+	sd, blkSize := t.TempDir(), uint64(2*1024*1024)
+	fcfg := FileStoreConfig{StoreDir: sd, BlockSize: blkSize}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+
+	rng := mrand.New(mrand.NewPCG(7, 8))
+	numSubjects := 100
+	msgs := [][]byte{bytes.Repeat([]byte("ABC"), 333), bytes.Repeat([]byte("ABC"), 888), bytes.Repeat([]byte("ABC"), 555)}
+	want := make(map[string]uint64)
+	for range 10_000 {
+		subj := fmt.Sprintf("foo.%d", rng.IntN(numSubjects)+1)
+		want[subj]++
+		_, _, err := fs.StoreMsg(subj, nil, msgs[rng.IntN(len(msgs))], 0)
+		require_NoError(t, err)
+	}
+	require_NoError(t, fs.Stop())
+	require_NoError(t, os.Remove(filepath.Join(sd, msgDir, streamStreamStateFile)))
+
+	fs = newTestFileStore(t, fcfg, cfg)
+	totals := fs.SubjectsTotals(">")
+	require_Len(t, len(totals), len(want))
+	for subj, n := range totals {
+		var id int
+		_, err := fmt.Sscanf(subj, "foo.%d", &id)
+		require_NoError(t, err)
+		require_Equal(t, n, want[subj])
+	}
+}
+
+// Since 2.10 there are no per-block subject files; NumPending with last per
+// subject must still not load every block for a new consumer.
+func TestFileStoreNumPendingLastBySubject(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+
+	rng := mrand.New(mrand.NewPCG(9, 10))
+	numSubjects := 20
+	msg := bytes.Repeat([]byte("ABC"), 25)
+	for i := 1; i <= 1000; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d.%d", rng.IntN(numSubjects)+1, i), nil, msg, 0)
+		require_NoError(t, err)
+	}
+	// About eight messages a block.
+	require_True(t, fs.numMsgBlocks() > 100)
+
+	cacheLoads := func() (loads uint64) {
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		for _, mb := range fs.blocks {
+			mb.mu.RLock()
+			loads += mb.cacheLoads
+			mb.mu.RUnlock()
+		}
+		return loads
+	}
+
+	total, _, err := fs.NumPending(0, "foo.*.*", true)
+	require_NoError(t, err)
+	require_Equal(t, total, 1000)
+	require_Equal(t, cacheLoads(), 0)
+
+	// Partial ranges, checked against a scan.
+	for _, filter := range []string{"foo.10.*", "*.22.*", "*.*.222", "foo.5.999", "*.2.*"} {
+		sseq := uint64(rng.IntN(250) + 200)
+		total, _, err = fs.NumPending(sseq, filter, true)
+		require_NoError(t, err)
+		var want uint64
+		var smv StoreMsg
+		for seq := sseq; seq <= 1000; seq++ {
+			sm, err := fs.LoadMsg(seq, &smv)
+			require_NoError(t, err)
+			if subjectIsSubsetMatch(sm.subj, filter) {
+				want++
+			}
+		}
+		if total != want {
+			t.Fatalf("NumPending(%d, %q): got %d, want %d", sseq, filter, total, want)
+		}
+	}
+}
+
+// A corrupted subject in the in-memory index, written to index.db, must not
+// survive a restart.
+func TestFileStoreCorruptPSIMOnDisk(t *testing.T) {
+	sd := t.TempDir()
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStore(FileStoreConfig{StoreDir: sd}, cfg)
+	require_NoError(t, err)
+
+	storeSubjects(t, fs, []byte("ABC"), "foo.bar")
+	storeSubjects(t, fs, []byte("XYZ"), "foo.baz")
+
+	fs.mu.Lock()
+	info, ok := fs.perSubject.Find(stringToBytes("foo.bar"))
+	require_True(t, ok)
+	bad := []rune("foo.bar")
+	bad[3] = utf8.RuneError
+	fs.perSubject.Insert(stringToBytes(string(bad)), *info)
+	fs.perSubject.Delete(stringToBytes("foo.bar"))
+	fs.dirty++
+	fs.mu.Unlock()
+
+	require_NoError(t, fs.Stop())
+	fs = newTestFileStore(t, FileStoreConfig{StoreDir: sd}, cfg)
+
+	for subj, want := range map[string]string{"foo.bar": "ABC", "foo.baz": "XYZ"} {
+		sm, err := fs.LoadLastMsg(subj, nil)
+		require_NoError(t, err)
+		require_Equal(t, string(sm.msg), want)
+	}
 }
