@@ -270,3 +270,226 @@ func TestStoreMaxMsgsPerUpdateBug(t *testing.T) {
 			require_Equal(t, cfg.MaxMsgsPer, -1)
 		})
 }
+
+func TestStoreMaxMsgsPerUpdateToOneRemoveNewest(t *testing.T) {
+	cfg := StreamConfig{Name: "TEST", Subjects: []string{"foo.*"}, MaxMsgsPer: -1}
+	testFileStoreAsStreamStore(t, false, cfg, func(t *testing.T, ss StreamStore) {
+		fs := ss.(*fileStore)
+		_, _, err := fs.StoreMsg("foo.0", nil, nil, 0)
+		require_NoError(t, err)
+
+		// Enough filler to roll blocks, so each foo.0 copy has its own block.
+		msg := make([]byte, 1024*1024)
+		fillBlock := func(wantBlocks int) {
+			t.Helper()
+			for i := 1; i <= 9; i++ {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, msg, 0)
+				require_NoError(t, err)
+			}
+			require_True(t, fs.numMsgBlocks() >= wantBlocks)
+		}
+		fillBlock(2)
+		nseq, _, err := fs.StoreMsg("foo.0", nil, nil, 0)
+		require_NoError(t, err)
+		fillBlock(3)
+		lseq, _, err := fs.StoreMsg("foo.0", nil, nil, 0)
+		require_NoError(t, err)
+		removed, err := fs.RemoveMsg(lseq)
+		require_NoError(t, err)
+		require_True(t, removed)
+
+		// Limiting to one per subject keeps the newest remaining copy, even
+		// though the subject's last copy had been removed.
+		cfg.Storage = FileStorage
+		cfg.MaxMsgsPer = 1
+		require_NoError(t, fs.UpdateConfig(&cfg))
+
+		st := fs.SubjectsState("foo.0")["foo.0"]
+		require_Equal(t, st.Msgs, 1)
+		require_Equal(t, st.First, nseq)
+		require_Equal(t, st.Last, nseq)
+		var smv StoreMsg
+		sm, err := fs.LoadLastMsg("foo.0", &smv)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, nseq)
+		sm, _, err = fs.LoadNextMsg("foo.0", false, 0, &smv)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, nseq)
+
+		// And after a restart.
+		fcfg := fs.fcfg
+		require_NoError(t, fs.Stop())
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		defer fs.Stop()
+		sm, err = fs.LoadLastMsg("foo.0", &smv)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, nseq)
+	})
+}
+
+func TestStoreCompactCleansUpDmap(t *testing.T) {
+	for cseq := uint64(2); cseq <= 4; cseq++ {
+		t.Run(fmt.Sprintf("Compact(%d)", cseq), func(t *testing.T) {
+			testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+				func(t *testing.T, ss StreamStore) {
+					fs := ss.(*fileStore)
+					for i := 0; i < 3; i++ {
+						_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+						require_NoError(t, err)
+					}
+					require_Len(t, fs.dmapEntries(), 0)
+
+					// An interior delete...
+					_, err := fs.RemoveMsg(2)
+					require_NoError(t, err)
+					require_Len(t, fs.dmapEntries(), 1)
+
+					// ...is always gone after compacting past it.
+					_, err = fs.Compact(cseq)
+					require_NoError(t, err)
+					require_Len(t, fs.dmapEntries(), 0)
+
+					state := fs.State()
+					require_Equal(t, state.FirstSeq, max(3, cseq))
+					require_Equal(t, state.LastSeq, 3)
+				})
+		})
+	}
+}
+
+func TestStoreCompactFullyDeletedRange(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			for range 3 {
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			// Everything from 2 on is already deleted; 1 keeps the first at 1.
+			for _, seq := range []uint64{2, 3} {
+				_, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+			}
+			state := fs.State()
+			require_Equal(t, state.FirstSeq, 1)
+			require_Equal(t, state.LastSeq, 3)
+
+			// Compacting to a deleted sequence leaves the stream empty.
+			_, err := fs.Compact(2)
+			require_NoError(t, err)
+			state = fs.State()
+			require_Equal(t, state.Msgs, 0)
+			require_Equal(t, state.LastSeq, 3)
+			require_Equal(t, state.FirstSeq, state.LastSeq+1)
+			require_True(t, state.FirstTime.IsZero())
+		})
+}
+
+func TestStoreTruncateCleansUpDmap(t *testing.T) {
+	for tseq := uint64(0); tseq <= 1; tseq++ {
+		t.Run(fmt.Sprintf("Truncate(%d)", tseq), func(t *testing.T) {
+			testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+				func(t *testing.T, ss StreamStore) {
+					fs := ss.(*fileStore)
+					for i := 0; i < 3; i++ {
+						_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+						require_NoError(t, err)
+					}
+					require_Len(t, fs.dmapEntries(), 0)
+					_, err := fs.RemoveMsg(2)
+					require_NoError(t, err)
+					require_Len(t, fs.dmapEntries(), 1)
+
+					// Truncating below the interior delete drops it too.
+					require_NoError(t, fs.Truncate(tseq))
+					require_Len(t, fs.dmapEntries(), 0)
+
+					state := fs.State()
+					require_Equal(t, state.FirstSeq, min(1, tseq))
+					require_Equal(t, state.LastSeq, tseq)
+				})
+		})
+	}
+}
+
+// Regression test for nats-server issue 6709: PurgeEx with no subject and
+// sequence 0 must leave the same state as Purge.
+func TestStorePurgeExZero(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			_, err := fs.Purge()
+			require_NoError(t, err)
+			ss := fs.State()
+			require_Equal(t, ss.FirstSeq, 1)
+			require_Equal(t, ss.LastSeq, 0)
+
+			_, err = fs.PurgeEx(_EMPTY_, 0, 0)
+			require_NoError(t, err)
+			ss = fs.State()
+			require_Equal(t, ss.FirstSeq, 1)
+			require_Equal(t, ss.LastSeq, 0)
+		})
+}
+
+func TestStorePurgeExSequenceOne(t *testing.T) {
+	testFileStoreAsStreamStore(t, true, StreamConfig{Name: "TEST", Subjects: []string{"foo", "bar"}},
+		func(t *testing.T, fs StreamStore) {
+			for range 5 {
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				_, _, err = fs.StoreMsg("bar", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			before := fs.State()
+			// Purging "up to sequence 1" removes nothing, whatever the
+			// subject or keep.
+			for _, tc := range []struct {
+				name    string
+				subject string
+				keep    uint64
+			}{
+				{"empty-subject", _EMPTY_, 0},
+				{"wildcard-subject", fwcs, 0},
+				{"specific-subject", "foo", 0},
+				{"empty-subject-with-keep", _EMPTY_, 3},
+				{"specific-subject-with-keep", "foo", 3},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					n, err := fs.PurgeEx(tc.subject, 1, tc.keep)
+					require_NoError(t, err)
+					require_Equal(t, n, 0)
+					after := fs.State()
+					require_Equal(t, after.Msgs, before.Msgs)
+					require_Equal(t, after.FirstSeq, before.FirstSeq)
+					require_Equal(t, after.LastSeq, before.LastSeq)
+				})
+			}
+		})
+}
+
+func TestStorePurgeExKeepWithInteriorDeletes(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			for range 50 {
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			for seq := uint64(2); seq <= 50; seq += 2 {
+				_, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+			}
+			ss := fs.State()
+			require_Equal(t, ss.Msgs, 25)
+			require_Equal(t, ss.FirstSeq, 1)
+			require_Equal(t, ss.LastSeq, 50)
+
+			// Keeping five counts live messages (41..49 odd), not sequences.
+			n, err := fs.PurgeEx(_EMPTY_, 0, 5)
+			require_NoError(t, err)
+			require_Equal(t, n, 20)
+			ss = fs.State()
+			require_Equal(t, ss.Msgs, 5)
+			require_Equal(t, ss.FirstSeq, 41)
+			require_Equal(t, ss.LastSeq, 50)
+		})
+}
