@@ -2,7 +2,9 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/porttracker/porttracker/store/gsl"
 )
@@ -491,5 +493,236 @@ func TestStorePurgeExKeepWithInteriorDeletes(t *testing.T) {
 			require_Equal(t, ss.Msgs, 5)
 			require_Equal(t, ss.FirstSeq, 41)
 			require_Equal(t, ss.LastSeq, 50)
+		})
+}
+
+func TestStoreUpdateConfigTTLState(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "TEST", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			cfg := StreamConfig{Name: "TEST", Subjects: []string{"foo"}, Storage: FileStorage}
+			// The TTL is one second; waiting a bit longer shows whether it
+			// was honoured.
+			storeAndWait := func() uint64 {
+				t.Helper()
+				seq, _, err := fs.StoreMsg("foo", nil, nil, 1)
+				require_NoError(t, err)
+				time.Sleep(1500 * time.Millisecond)
+				return seq
+			}
+
+			// TTLs not allowed: the message stays.
+			_, err := fs.LoadMsg(storeAndWait(), nil)
+			require_NoError(t, err)
+
+			// Allowed: it expires.
+			cfg.AllowMsgTTL = true
+			require_NoError(t, fs.UpdateConfig(&cfg))
+			seq, _, err := fs.StoreMsg("foo", nil, nil, 1)
+			require_NoError(t, err)
+			checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+				if _, err := fs.LoadMsg(seq, nil); err == nil {
+					return fmt.Errorf("message %d has not expired", seq)
+				}
+				return nil
+			})
+
+			// Disallowed again: it stays.
+			cfg.AllowMsgTTL = false
+			require_NoError(t, fs.UpdateConfig(&cfg))
+			_, err = fs.LoadMsg(storeAndWait(), nil)
+			require_NoError(t, err)
+		})
+}
+
+func TestStoreStreamInteriorDeleteAccounting(t *testing.T) {
+	tests := []struct {
+		title  string
+		action func(t *testing.T, s StreamStore, lseq uint64)
+	}{
+		{
+			title: "TruncateWithRemove",
+			action: func(t *testing.T, s StreamStore, lseq uint64) {
+				seq, _, err := s.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				require_Equal(t, seq, lseq)
+				removed, err := s.RemoveMsg(lseq)
+				require_NoError(t, err)
+				require_True(t, removed)
+				require_NoError(t, s.Truncate(lseq))
+			},
+		},
+		{
+			title: "TruncateWithErase",
+			action: func(t *testing.T, s StreamStore, lseq uint64) {
+				seq, _, err := s.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				require_Equal(t, seq, lseq)
+				removed, err := s.EraseMsg(lseq)
+				require_NoError(t, err)
+				require_True(t, removed)
+				require_NoError(t, s.Truncate(lseq))
+			},
+		},
+		{
+			// A plain removal writes a tombstone for the last message.
+			title: "TruncateWithTombstone",
+			action: func(t *testing.T, s StreamStore, lseq uint64) {
+				seq, _, err := s.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				require_Equal(t, seq, lseq)
+				removed, err := s.(*fileStore).removeMsg(lseq, false, false, true)
+				require_NoError(t, err)
+				require_True(t, removed)
+				require_NoError(t, s.Truncate(lseq))
+			},
+		},
+		{
+			title: "SkipMsg",
+			action: func(t *testing.T, s StreamStore, lseq uint64) {
+				seq, err := s.SkipMsg(0)
+				require_NoError(t, err)
+				require_Equal(t, seq, lseq)
+			},
+		},
+		{
+			title: "SkipMsgs",
+			action: func(t *testing.T, s StreamStore, lseq uint64) {
+				require_NoError(t, s.SkipMsgs(lseq, 1))
+			},
+		},
+	}
+	for _, empty := range []bool{false, true} {
+		for _, test := range tests {
+			t.Run(fmt.Sprintf("Empty=%v/%s", empty, test.title), func(t *testing.T) {
+				cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}}
+				testFileStoreAsStreamStore(t, true, cfg, func(t *testing.T, s StreamStore) {
+					var lseq uint64
+					if !empty {
+						var err error
+						lseq, _, err = s.StoreMsg("foo", nil, nil, 0)
+						require_NoError(t, err)
+						require_Equal(t, lseq, 1)
+					}
+					lseq++
+					// Whatever happened at lseq leaves nothing there, yet
+					// it must stay the last sequence.
+					test.action(t, s, lseq)
+
+					before := s.State()
+					if empty {
+						require_Equal(t, before.Msgs, 0)
+						require_Equal(t, before.FirstSeq, 2)
+						require_Equal(t, before.LastSeq, 1)
+					} else {
+						require_Equal(t, before.Msgs, 1)
+						require_Equal(t, before.FirstSeq, 1)
+						require_Equal(t, before.LastSeq, 2)
+					}
+
+					fs := s.(*fileStore)
+					cfg.Storage = FileStorage
+					requireStateSurvivesRecovery(t, fs, fs.fcfg, cfg, time.Time{}, before)
+				})
+			})
+		}
+	}
+}
+
+func TestStoreMsgLoadPrevMsgMulti(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}},
+		func(t *testing.T, fs StreamStore) {
+			for i := range 1000 {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i+1), nil, []byte("ZZZ"), 0)
+				require_NoError(t, err)
+			}
+			var state StreamState
+			fs.FastState(&state)
+
+			sl := gsl.NewSimpleSublist()
+			for _, subj := range []string{"foo.5", "foo.15", "foo.105"} {
+				require_NoError(t, sl.Insert(subj, struct{}{}))
+			}
+			// Walking backwards finds exactly the three matches.
+			var sm StoreMsg
+			var got []uint64
+			for seq := state.LastSeq; seq > 5; seq-- {
+				var err error
+				_, seq, err = fs.LoadPrevMsgMulti(sl, seq, &sm)
+				require_NoError(t, err)
+				require_Equal(t, sm.subj, fmt.Sprintf("foo.%d", sm.seq))
+				got = append(got, seq)
+			}
+			require_True(t, slices.Equal(got, []uint64{105, 15, 5}))
+			_, _, err := fs.LoadPrevMsgMulti(sl, 4, &sm)
+			require_Error(t, err, ErrStoreEOF)
+		})
+}
+
+func TestStoreMsgLoadPrevMsg(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo.*", "bar.*"}},
+		func(t *testing.T, fs StreamStore) {
+			for _, subj := range []string{"foo.1", "bar.1", "foo.2", "bar.2", "foo.3"} {
+				_, _, err := fs.StoreMsg(subj, nil, []byte("ZZZ"), 0)
+				require_NoError(t, err)
+			}
+			var sm StoreMsg
+			for _, tc := range []struct {
+				filter  string
+				wc      bool
+				subj    string
+				seq     uint64
+				wantErr error
+			}{
+				{filter: _EMPTY_, subj: "foo.3", seq: 5},
+				{filter: "foo.2", subj: "foo.2", seq: 3},
+				{filter: "foo.*", wc: true, subj: "foo.3", seq: 5},
+				{filter: "baz.*", wc: true, seq: 1, wantErr: ErrStoreEOF},
+			} {
+				smp, seq, err := fs.LoadPrevMsg(tc.filter, tc.wc, 5, &sm)
+				if tc.wantErr != nil {
+					require_Error(t, err, tc.wantErr)
+				} else {
+					require_NoError(t, err)
+					require_Equal(t, smp.subj, tc.subj)
+				}
+				require_Equal(t, seq, tc.seq)
+			}
+		})
+}
+
+func TestStoreMsgLoadPrevMsgMultiFullWildcardSkip(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}},
+		func(t *testing.T, fs StreamStore) {
+			for i := range 10 {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i+1), nil, []byte("ZZZ"), 0)
+				require_NoError(t, err)
+			}
+			var state StreamState
+			fs.FastState(&state)
+			sl := gsl.NewSimpleSublist()
+			require_NoError(t, sl.Insert(">", struct{}{}))
+
+			// A full wildcard matches everything, walking down to the first
+			// and then reporting EOF at the first sequence.
+			var sm StoreMsg
+			var got []uint64
+			for seq := state.LastSeq; ; {
+				smp, nseq, err := fs.LoadPrevMsgMulti(sl, seq, &sm)
+				if err == ErrStoreEOF {
+					require_Equal(t, nseq, state.FirstSeq)
+					break
+				}
+				require_NoError(t, err)
+				require_Equal(t, smp.seq, nseq)
+				got = append(got, nseq)
+				if nseq == state.FirstSeq {
+					_, nseq, err = fs.LoadPrevMsgMulti(sl, nseq-1, &sm)
+					require_Error(t, err, ErrStoreEOF)
+					require_Equal(t, nseq, state.FirstSeq)
+					break
+				}
+				seq = nseq - 1
+			}
+			require_True(t, slices.Equal(got, []uint64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}))
 		})
 }
