@@ -170,7 +170,6 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 		first, last     uint64
 		index           uint32
 		lbuf            = uint32(len(buf))
-		le              = binary.LittleEndian
 	)
 	for index < lbuf {
 		rh, ok := parseRecordHeader(buf[index:])
@@ -193,7 +192,12 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 			index += rl
 			continue
 		}
-		// Hashes are checked lazily, on first lookup of each record.
+		// Hashes are checked lazily, on first lookup of each record. A
+		// sequence past the block's last is stale state or a damaged
+		// record; it must not drive the hole filling below.
+		if seq > mbLastSeq {
+			return errCorruptState
+		}
 		if seq >= mbFirstSeq {
 			last = seq
 			if first == 0 {
@@ -243,7 +247,6 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 		}
 		index += rl
 	}
-	_ = le
 
 	if len(idx) != int(idxSz) || (first > 0 && mbFirstSeq != first) || (last > 0 && mbLastSeq != last) {
 		return errCorruptState
@@ -379,8 +382,13 @@ func (mb *msgBlock) msgFromBufEx(buf []byte, sm *StoreMsg, hh *highwayhash.Diges
 	if !ok {
 		return nil, errBadMsg{mb.fileName, "sanity check failed"}
 	}
-	if hh != nil && !checksumMatches(hh, buf, rh) {
-		return nil, errBadMsg{mb.fileName, "invalid checksum"}
+	if hh != nil {
+		if !checksumMatches(hh, buf, rh) {
+			return nil, errBadMsg{mb.fileName, "invalid checksum"}
+		}
+		if !recordShapeOK(buf, rh) {
+			return nil, errBadMsg{mb.fileName, "malformed subject or header"}
+		}
 	}
 	dlen := int(rh.rl) - msgHdrSize
 	data := buf[msgHdrSize : msgHdrSize+dlen]

@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/bits"
 	"math/rand"
@@ -408,36 +406,6 @@ func TestFileStoreEraseAndNoIndexRecovery(t *testing.T) {
 			require_Error(t, err)
 		}
 	})
-}
-
-func TestFileStoreMeta(t *testing.T) {
-	fcfg := FileStoreConfig{StoreDir: t.TempDir()}
-	mconfig := StreamConfig{Name: "ZZ-22-33", Storage: FileStorage, Subjects: []string{"foo.*"}, Replicas: 22}
-	fs, err := newFileStore(fcfg, mconfig)
-	require_NoError(t, err)
-	defer fs.Stop()
-
-	metafile := filepath.Join(fcfg.StoreDir, JetStreamMetaFile)
-	metasum := filepath.Join(fcfg.StoreDir, JetStreamMetaFileSum)
-	buf, err := os.ReadFile(metafile)
-	require_NoError(t, err)
-	var mconfig2 StreamConfig
-	require_NoError(t, json.Unmarshal(buf, &mconfig2))
-	if !reflect.DeepEqual(mconfig, mconfig2) {
-		t.Fatalf("stream configs differ: %+v vs %+v", mconfig2, mconfig)
-	}
-	var info FileStreamInfo
-	require_NoError(t, json.Unmarshal(buf, &info))
-	require_False(t, info.Created.IsZero())
-
-	checksum, err := os.ReadFile(metasum)
-	require_NoError(t, err)
-	fs.mu.Lock()
-	fs.hasher.Reset()
-	fs.hasher.Write(buf)
-	mychecksum := hex.EncodeToString(fs.hasher.Sum(nil))
-	fs.mu.Unlock()
-	require_Equal(t, mychecksum, string(checksum))
 }
 
 func TestFileStoreWriteAndReadSameBlock(t *testing.T) {

@@ -267,6 +267,9 @@ func (mb *msgBlock) rebuildStateFromBufLocked(buf []byte, allowTruncate bool) (*
 			if !checksumMatches(mb.hasher, rec, rh) {
 				return fail(index, lbuf, "invalid checksum")
 			}
+			if !recordShapeOK(rec, rh) {
+				return fail(index, lbuf, "malformed subject or header")
+			}
 			copy(mb.tailChecksum[:], rec[rh.rl-recordHashSize:])
 		}
 		seq, ts := rh.seq, rh.ts
