@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/gsl"
 )
 
@@ -724,5 +725,291 @@ func TestStoreMsgLoadPrevMsgMultiFullWildcardSkip(t *testing.T) {
 				seq = nseq - 1
 			}
 			require_True(t, slices.Equal(got, []uint64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}))
+		})
+}
+
+func TestStoreDiscardNew(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limits  func(cfg *StreamConfig)
+		wantErr error
+	}{
+		{"MaxMsgs", func(cfg *StreamConfig) { cfg.MaxMsgs = 1 }, ErrMaxMsgs},
+		{"MaxBytes", func(cfg *StreamConfig) { cfg.MaxBytes = 33 }, ErrMaxBytes},
+		{"MaxMsgsPer", func(cfg *StreamConfig) { cfg.MaxMsgsPer = 1 }, nil},
+		{"MaxMsgsPer_DiscardNewPer", func(cfg *StreamConfig) {
+			cfg.DiscardNewPer = true
+			cfg.MaxMsgsPer = 1
+		}, ErrMaxMsgsPerSubject},
+		// Without DiscardNewPer a message per subject may replace the old
+		// one when it fits.
+		{"MaxMsgsPer_MaxMsgs", func(cfg *StreamConfig) {
+			cfg.MaxMsgs = 1
+			cfg.MaxMsgsPer = 1
+		}, nil},
+		{"MaxMsgsPer_MaxBytes", func(cfg *StreamConfig) {
+			cfg.MaxBytes = 33
+			cfg.MaxMsgsPer = 1
+		}, nil},
+		{"MaxMsgsPer_MaxMsgs_DiscardNewPer", func(cfg *StreamConfig) {
+			cfg.DiscardNewPer = true
+			cfg.MaxMsgs = 1
+			cfg.MaxMsgsPer = 1
+		}, ErrMaxMsgsPerSubject},
+		{"MaxMsgsPer_MaxBytes_DiscardNewPer", func(cfg *StreamConfig) {
+			cfg.DiscardNewPer = true
+			cfg.MaxBytes = 33
+			cfg.MaxMsgsPer = 1
+		}, ErrMaxMsgsPerSubject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Discard: DiscardNew}
+			tc.limits(&cfg)
+			testFileStoreAsStreamStore(t, false, cfg, func(t *testing.T, fs StreamStore) {
+				ts := time.Now().UnixNano()
+				expectedSeq := uint64(1)
+				requireOnly := func() {
+					t.Helper()
+					state := fs.State()
+					require_Equal(t, state.Msgs, 1)
+					require_Equal(t, state.FirstSeq, expectedSeq)
+					require_Equal(t, state.LastSeq, expectedSeq)
+				}
+
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+
+				// With the discard-new check (the leader's view) the limit
+				// rejects the message.
+				err = fs.StoreRawMsg("foo", nil, nil, 0, ts, 0, true)
+				if tc.wantErr == nil {
+					require_NoError(t, err)
+					expectedSeq++
+				} else if err != tc.wantErr {
+					t.Fatalf("expected %v, got %v", tc.wantErr, err)
+				}
+				requireOnly()
+
+				// Without it (a follower applying the leader's data) it must
+				// always be accepted, or replicas would diverge.
+				require_NoError(t, fs.StoreRawMsg("foo", nil, nil, 0, ts, 0, false))
+				expectedSeq++
+
+				// DiscardNew does not turn into DiscardOld for MaxMsgs or
+				// MaxBytes; only MaxMsgsPer evicts.
+				if cfg.MaxMsgsPer > 0 {
+					requireOnly()
+				} else {
+					state := fs.State()
+					require_Equal(t, state.Msgs, 2)
+					require_Equal(t, state.FirstSeq, expectedSeq-1)
+					require_Equal(t, state.LastSeq, expectedSeq)
+				}
+			})
+		})
+	}
+}
+
+func TestStoreGetSeqFromTimeWithInteriorDeletesGap(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			var start int64
+			for i := range 10 {
+				_, ts, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				if i == 1 {
+					start = ts
+				}
+			}
+			// A binary search over sequences that ignores deletes lands in
+			// this gap and answers wrongly.
+			for seq := uint64(4); seq <= 7; seq++ {
+				_, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+			}
+			require_Equal(t, fs.GetSeqFromTime(time.Unix(0, start).UTC()), 2)
+		})
+}
+
+func TestStoreGetSeqFromTimeWithTrailingDeletes(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			var start int64
+			for i := range 3 {
+				_, ts, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				if i == 1 {
+					start = ts
+				}
+			}
+			_, err := fs.RemoveMsg(3)
+			require_NoError(t, err)
+			require_Equal(t, fs.GetSeqFromTime(time.Unix(0, start).UTC()), 2)
+		})
+}
+
+func TestStoreSkipMsgsCarryForwardLastTime(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			old := time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second)
+			require_NoError(t, fs.StoreRawMsg("foo", nil, nil, 1, old.UnixNano(), 0, false))
+
+			var ss StreamState
+			checkLast := func(seq uint64) {
+				t.Helper()
+				fs.FastState(&ss)
+				require_Equal(t, ss.LastSeq, seq)
+				require_Equal(t, ss.LastTime.UnixNano(), old.UnixNano())
+			}
+			checkLast(1)
+
+			// Skips carry the last message's time forward instead of now.
+			require_NoError(t, fs.SkipMsgs(2, 10))
+			checkLast(11)
+			seq, err := fs.SkipMsg(12)
+			require_NoError(t, err)
+			require_Equal(t, seq, 12)
+			checkLast(12)
+			require_NoError(t, fs.SkipMsgs(13, 5))
+			checkLast(17)
+
+			// Time lookups resolve across the skipped range.
+			newer := old.Add(15 * 24 * time.Hour)
+			require_NoError(t, fs.StoreRawMsg("foo", nil, nil, 18, newer.UnixNano(), 0, false))
+			require_Equal(t, fs.GetSeqFromTime(old), 1)
+			require_Equal(t, fs.GetSeqFromTime(old.Add(5*24*time.Hour)), 18)
+			require_Equal(t, fs.GetSeqFromTime(newer), 18)
+		})
+}
+
+func TestStoreSkipMsgsCarryForwardLastTimeFromEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		firstSkip func(fs StreamStore) error
+		lastSeq   uint64
+	}{
+		{"SkipMsg", func(fs StreamStore) error { _, err := fs.SkipMsg(0); return err }, 1},
+		{"SkipMsgs", func(fs StreamStore) error { return fs.SkipMsgs(1, 5) }, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+				func(t *testing.T, fs StreamStore) {
+					var ss StreamState
+					fs.FastState(&ss)
+					require_Equal(t, ss.LastSeq, 0)
+					require_True(t, ss.LastTime.IsZero())
+
+					// With no prior time the skip takes the current time.
+					before := time.Now().UnixNano()
+					require_NoError(t, tc.firstSkip(fs))
+					after := time.Now().UnixNano()
+					fs.FastState(&ss)
+					require_Equal(t, ss.LastSeq, tc.lastSeq)
+					require_False(t, ss.LastTime.IsZero())
+					require_True(t, ss.LastTime.UnixNano() >= before)
+					require_True(t, ss.LastTime.UnixNano() <= after)
+					first := ss.LastTime
+
+					// A later skip keeps that time even as the clock moves.
+					time.Sleep(2 * ats.TickInterval)
+					seq, err := fs.SkipMsg(0)
+					require_NoError(t, err)
+					require_Equal(t, seq, tc.lastSeq+1)
+					fs.FastState(&ss)
+					require_Equal(t, ss.LastSeq, tc.lastSeq+1)
+					require_Equal(t, ss.LastTime.UnixNano(), first.UnixNano())
+				})
+		})
+	}
+}
+
+func TestStoreSkipMsgNoInterestAdvancesLastTime(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			seq, err := fs.SkipMsgNoInterest(0)
+			require_NoError(t, err)
+			require_Equal(t, seq, 1)
+			var ss StreamState
+			fs.FastState(&ss)
+			require_Equal(t, ss.Msgs, 0)
+			require_Equal(t, ss.LastSeq, 1)
+			first := ss.LastTime
+
+			// Unlike SkipMsg, a no-interest skip moves the last time to now.
+			time.Sleep(2 * ats.TickInterval)
+			seq, err = fs.SkipMsgNoInterest(0)
+			require_NoError(t, err)
+			require_Equal(t, seq, 2)
+			fs.FastState(&ss)
+			require_Equal(t, ss.Msgs, 0)
+			require_Equal(t, ss.LastSeq, 2)
+			require_True(t, ss.LastTime.After(first))
+		})
+}
+
+func TestFileStoreMultiLastSeqsAndLoadLastMsgWithLazySubjectState(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo"}},
+		func(t *testing.T, fs StreamStore) {
+			for range 3 {
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			lastSeqs := func() []uint64 {
+				t.Helper()
+				seqs, err := fs.MultiLastSeqs([]string{"foo"}, 0, 0)
+				require_NoError(t, err)
+				return seqs
+			}
+			lastMsg := func() uint64 {
+				t.Helper()
+				sm, err := fs.LoadLastMsg("foo", nil)
+				require_NoError(t, err)
+				return sm.seq
+			}
+			require_True(t, slices.Equal(lastSeqs(), []uint64{3}))
+
+			// Removing the last leaves it stale; queries must resolve it.
+			_, err := fs.RemoveMsg(3)
+			require_NoError(t, err)
+			require_True(t, slices.Equal(lastSeqs(), []uint64{2}))
+
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+			require_Equal(t, lastMsg(), 4)
+			_, err = fs.RemoveMsg(4)
+			require_NoError(t, err)
+			require_Equal(t, lastMsg(), 2)
+		})
+}
+
+func TestStoreNumPendingLastPerSubjectExcludeOvercount(t *testing.T) {
+	testFileStoreAsStreamStore(t, false, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}},
+		func(t *testing.T, fs StreamStore) {
+			put := func(subj string) {
+				t.Helper()
+				_, _, err := fs.StoreMsg(subj, nil, []byte("x"), 0)
+				require_NoError(t, err)
+			}
+			for range 10 {
+				put("foo.A") // 1..10, all before the start
+			}
+			put("foo.B")                              // 11
+			put("foo.C")                              // 12
+			require_NoError(t, fs.SkipMsgs(13, 87))   // 13..99
+			put("foo.B")                              // 100
+			require_NoError(t, fs.SkipMsgs(101, 899)) // 101..999
+			put("foo.C")                              // 1000
+
+			// From 13, only foo.B (100) and foo.C (1000) have their last
+			// message in range; foo.A's last (10) is before it.
+			total, _, err := fs.NumPending(13, "foo.*", true)
+			require_NoError(t, err)
+			require_Equal(t, total, 2)
+
+			filters := gsl.NewSimpleSublist()
+			require_NoError(t, filters.Insert("foo.*", struct{}{}))
+			total, _, err = fs.NumPendingMulti(13, filters, true)
+			require_NoError(t, err)
+			require_Equal(t, total, 2)
 		})
 }
