@@ -2,13 +2,651 @@ package store
 
 import (
 	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/porttracker/porttracker/store/ats"
+	"github.com/porttracker/porttracker/store/avl"
 	"github.com/porttracker/porttracker/store/gsl"
 )
+
+// Ported upstream file store tests (batch 14, part B), continued from
+// filestore_port_b_test.go.
+
+// seqSetOf returns a sequence set holding seqs.
+func seqSetOf(seqs ...uint64) *avl.SequenceSet {
+	var ss avl.SequenceSet
+	for _, seq := range seqs {
+		ss.Insert(seq)
+	}
+	return &ss
+}
+
+func TestPruneDeleteBlock(t *testing.T) {
+	incoming := DeleteBlocks{
+		&DeleteRange{First: 5, Num: 1},
+		seqSetOf(8),
+		&DeleteRange{First: 9, Num: 2},
+		&DeleteRange{First: 47, Num: 92},
+		&DeleteRange{First: 139, Num: 22},
+		&DeleteRange{First: 200, Num: 21},
+	}
+	local := DeleteBlocks{
+		seqSetOf(8),
+		&DeleteRange{First: 9, Num: 2},
+		&DeleteRange{First: 139, Num: 22},
+		&DeleteRange{First: 170, Num: 6},
+		&DeleteRange{First: 200, Num: 11},
+	}
+
+	// Each step feeds the next one's local blocks, so they run in order.
+	steps := []struct {
+		name      string
+		db        DeleteBlock
+		reset     DeleteBlocks // replaces local before the step when set
+		wantPrune bool
+		wantLeft  int
+	}{
+		{name: "earlier block is kept", db: incoming[0], wantLeft: 5},
+		{name: "equal sequence set is pruned", db: incoming[1], wantPrune: true, wantLeft: 4},
+		{name: "equal range is pruned", db: incoming[2], wantPrune: true, wantLeft: 3},
+		{name: "overlap alone is kept", db: incoming[3], wantLeft: 3},
+		{name: "later equal range after misalignment is pruned", db: incoming[4], wantPrune: true, wantLeft: 2},
+		{name: "local blocks ending before are skipped", db: incoming[5], wantLeft: 1},
+		{name: "all local blocks behind are used up", db: &DeleteRange{First: 300, Num: 1}, wantLeft: 0},
+		{name: "no local blocks", db: &DeleteRange{First: 301, Num: 1}, wantLeft: 0},
+		{name: "sparse sets with equal state but other contents are kept",
+			reset: DeleteBlocks{seqSetOf(1, 4, 5)}, db: seqSetOf(1, 3, 5), wantLeft: 1},
+		{name: "sparse sets with equal contents are pruned", db: seqSetOf(1, 4, 5), wantPrune: true, wantLeft: 0},
+		{name: "range equal to a dense set is pruned",
+			reset: DeleteBlocks{seqSetOf(7, 8, 9)}, db: &DeleteRange{First: 7, Num: 3}, wantPrune: true, wantLeft: 0},
+		{name: "dense set equal to a range is pruned",
+			reset: DeleteBlocks{&DeleteRange{First: 7, Num: 3}}, db: seqSetOf(7, 8, 9), wantPrune: true, wantLeft: 0},
+	}
+	for _, step := range steps {
+		if step.reset != nil {
+			local = step.reset
+		}
+		var prune bool
+		prune, local = pruneDeleteBlock(step.db, local)
+		if prune != step.wantPrune || len(local) != step.wantLeft {
+			t.Fatalf("%s: got prune=%v left=%d, want prune=%v left=%d",
+				step.name, prune, len(local), step.wantPrune, step.wantLeft)
+		}
+	}
+}
+
+func TestFileStoreTrailingSkipMsgsFromStreamStateFile(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		for range 10 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		blockFile := lmb.fileName
+		lmb.mu.RUnlock()
+		require_True(t, blockFile != _EMPTY_)
+
+		// index.db written on Stop remembers last seq 10; then the block
+		// loses its last five records.
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Truncate(blockFile, 33*5))
+
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		// The messages come from the blocks, the last sequence from index.db.
+		state := fs.State()
+		require_Equal(t, state.Msgs, 5)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 10)
+		for seq := uint64(1); seq <= 10; seq++ {
+			_, err = fs.LoadMsg(seq, nil)
+			if seq <= 5 {
+				require_NoError(t, err)
+			} else {
+				require_Error(t, err, ErrStoreMsgNotFound)
+			}
+		}
+
+		// A new, empty last block carries the remembered last sequence.
+		fs.mu.RLock()
+		lmb = fs.lastBlock
+		blks := len(fs.blocks)
+		fs.mu.RUnlock()
+		lmb.mu.RLock()
+		deleted := lmb.deleted.Size()
+		lmb.mu.RUnlock()
+		require_Len(t, blks, 2)
+		require_Len(t, deleted, 0)
+		require_Equal(t, atomic.LoadUint64(&lmb.first.seq), 11)
+		require_Equal(t, atomic.LoadUint64(&lmb.last.seq), 10)
+	})
+}
+
+func TestFileStoreSelectMsgBlockBinarySearch(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		created := time.Now()
+		cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+
+		// 33 blocks of two messages; after the 16th, two blocks that only
+		// hold the tombstones of seqs 2 and 5.
+		for i := range 33 {
+			if i > 0 {
+				rollBlock(t, fs)
+			}
+			for range 2 {
+				_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+			}
+			if i == 15 {
+				for _, seq := range []uint64{2, 5} {
+					rollBlock(t, fs)
+					_, err = fs.RemoveMsg(seq)
+					require_NoError(t, err)
+				}
+			}
+		}
+
+		check := func() {
+			t.Helper()
+			for _, tc := range []struct {
+				seq       uint64
+				wantPos   int
+				wantIndex uint32
+			}{
+				{seq: 2, wantPos: 0, wantIndex: 1},    // deleted, in the first block
+				{seq: 5, wantPos: 2, wantIndex: 3},    // the other deleted one
+				{seq: 1, wantPos: 0, wantIndex: 1},    // the first message
+				{seq: 10, wantPos: 4, wantIndex: 5},   // before the tombstone blocks
+				{seq: 64, wantPos: 33, wantIndex: 34}, // after them
+			} {
+				i, mb := fs.selectMsgBlockWithIndex(tc.seq)
+				if i != tc.wantPos || mb == nil || mb.index != tc.wantIndex {
+					t.Fatalf("seq %d: got position %d block %v, want position %d block %d", tc.seq, i, mb, tc.wantPos, tc.wantIndex)
+				}
+			}
+		}
+		check()
+
+		require_NoError(t, fs.Stop())
+		require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer fs.Stop()
+		check()
+	})
+}
+
+// dropSubjectState unloads every block's per-subject state.
+func dropSubjectState(fs *fileStore) {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		mb.subjects = nil
+		mb.mu.Unlock()
+	}
+}
+
+func TestFileStoreDontLoadSubjectStateIfNotPurged(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	dropSubjectState(fs)
+
+	// Purging a subject the store has never seen needs no block's subjects.
+	purged, err := fs.PurgeEx("bar", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, 0)
+
+	fmb := headBlock(fs)
+	fmb.mu.RLock()
+	defer fmb.mu.RUnlock()
+	require_True(t, fmb.subjects == nil)
+}
+
+func TestFileStoreOnlyLoadSubjectStateOnBlocksWithinInterestRange(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	rollBlock(t, fs)
+	_, _, err = fs.StoreMsg("bar", nil, nil, 0)
+	require_NoError(t, err)
+	dropSubjectState(fs)
+
+	// "bar" lives only in the second block; the first needs no loading.
+	purged, err := fs.PurgeEx("bar", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, 1)
+
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for i, mb := range fs.blocks {
+		mb.mu.Lock()
+		loaded := mb.subjects != nil
+		mb.mu.Unlock()
+		if loaded != (i == 1) {
+			t.Fatalf("block at %d: subject state loaded=%v", i, loaded)
+		}
+	}
+}
+
+func TestFileStoreRemovePerSubjectWithMultipleBlocks(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+	rollBlock(t, fs)
+	_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+
+	firstSeq := func() uint64 {
+		t.Helper()
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		seq, err := fs.firstSeqForSubj("foo")
+		require_NoError(t, err)
+		return seq
+	}
+	require_Equal(t, firstSeq(), 1)
+
+	// Removing the subject's last message must not lose its first one.
+	removed, err := fs.RemoveMsg(2)
+	require_NoError(t, err)
+	require_True(t, removed)
+	require_Equal(t, firstSeq(), 1)
+}
+
+func TestFileStoreSetWriteErrIgnoresReadErrors(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Errors about data read back from disk lead to a rebuild; they must
+	// not disable writes the way a failed write does.
+	readErrs := []struct {
+		name string
+		err  error
+	}{
+		{"no cache", errNoCache},
+		{"deleted message", errDeletedMsg},
+		{"partial cache", errPartialCache},
+		{"corrupt state", errCorruptState},
+		{"prior state", errPriorState},
+		{"bad message", errBadMsg{fn: "block.blk", detail: "invalid checksum"}},
+		{"short block read", io.ErrUnexpectedEOF},
+		{"block too big", errMsgBlkTooBig},
+		{"wrapped short read", fmt.Errorf("wrapped: %w", io.ErrUnexpectedEOF)},
+		{"wrapped corrupt state", fmt.Errorf("wrapped: %w", errCorruptState)},
+	}
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, tc := range readErrs {
+		fs.setWriteErr(tc.err)
+		if fs.writeErr != nil {
+			t.Fatalf("%s: read error %v was kept as the write error", tc.name, tc.err)
+		}
+	}
+	// A genuine write failure still sticks.
+	fs.setWriteErr(io.ErrShortWrite)
+	require_Error(t, fs.writeErr, io.ErrShortWrite)
+}
+
+func TestFileStoreRemoveMsgViaLimitsCallbackAliasedSubj(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "TEST", Storage: FileStorage, MaxMsgs: 1, Discard: DiscardOld})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	// Remember where the subject handed to the removal callback lives.
+	var cbSubjAddr uintptr
+	var cbSubj string
+	fs.RegisterStorageUpdates(func(md, _ int64, _ uint64, subj string) {
+		if md == -1 {
+			cbSubjAddr = uintptr(unsafe.Pointer(unsafe.StringData(subj)))
+			cbSubj = subj
+		}
+	})
+
+	_, _, err = fs.StoreMsg("foo.bar", nil, []byte("payload-1"), 0)
+	require_NoError(t, err)
+	// Over MaxMsgs: the first message goes and the callback fires.
+	_, _, err = fs.StoreMsg("foo.bar", nil, []byte("payload-2"), 0)
+	require_NoError(t, err)
+	require_True(t, cbSubjAddr != 0)
+	require_Equal(t, cbSubj, "foo.bar")
+
+	// The callback may keep the subject; it must not point into the block
+	// cache, which is reused and rewritten.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_True(t, mb.cache != nil)
+	bufStart := uintptr(unsafe.Pointer(unsafe.SliceData(mb.cache.buf)))
+	bufEnd := bufStart + uintptr(cap(mb.cache.buf))
+	if cbSubjAddr >= bufStart && cbSubjAddr < bufEnd {
+		t.Fatalf("callback subject at %#x aliases the block cache [%#x,%#x)", cbSubjAddr, bufStart, bufEnd)
+	}
+}
+
+func TestFileStoreMultiLastSeqsDoesNotReorderConfigSubjects(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"orders.*", "billing.*"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("orders.1", nil, []byte("x"), 0)
+	require_NoError(t, err)
+	_, _, err = fs.StoreMsg("billing.1", nil, []byte("x"), 0)
+	require_NoError(t, err)
+
+	// As many filters as configured subjects takes the filterIsAll path,
+	// which compares sorted lists; it must not sort the config in place.
+	seqs, err := fs.MultiLastSeqs([]string{"orders.*", "billing.*"}, 0, 0)
+	require_NoError(t, err)
+	require_True(t, slices.Equal(seqs, []uint64{1, 2}))
+	require_Equal(t, fs.cfg.Subjects[0], "orders.*")
+	require_Equal(t, fs.cfg.Subjects[1], "billing.*")
+}
+
+// requireNoWriteErrFor watches fs for a latched write error for d, then
+// stops the workers and checks the store still accepts writes.
+func requireNoWriteErrFor(t *testing.T, fs *fileStore, d time.Duration, stop *atomic.Bool, wg *sync.WaitGroup) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		fs.mu.RLock()
+		werr := fs.writeErr
+		fs.mu.RUnlock()
+		if werr != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("store disabled by a racing removal: %v", werr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	_, _, err := fs.StoreMsg("foo.healthy", nil, make([]byte, 128), 0)
+	require_NoError(t, err)
+}
+
+func TestFileStoreStoreRawMsgVsConcurrentBlockRemovalNoWriteErr(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 256},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage, MaxMsgsPer: 1})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const writers, readers = 4, 4
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var lastSeq atomic.Uint64
+	msg := make([]byte, 128)
+
+	// Each writer's store evicts its own previous message (one per block)
+	// while a remover races it for that same sequence and block.
+	for w := 0; w < writers; w++ {
+		seqs := make(chan uint64, 64)
+		subj := fmt.Sprintf("foo.%d", w)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer close(seqs)
+			for !stop.Load() {
+				seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				if err != nil {
+					return
+				}
+				lastSeq.Store(seq)
+				select {
+				case seqs <- seq:
+				default:
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for seq := range seqs {
+				fs.RemoveMsg(seq)
+			}
+		}()
+	}
+	// Readers contend the block locks so removals can overtake stores.
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var smv StoreMsg
+			for !stop.Load() {
+				if seq := lastSeq.Load(); seq > 2 {
+					fs.LoadMsg(seq-2, &smv)
+				}
+			}
+		}()
+	}
+	requireNoWriteErrFor(t, fs, time.Second, &stop, &wg)
+}
+
+func TestFileStoreStoreRawMsgVsAgeExpiryNoWriteErr(t *testing.T) {
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 256},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage, MaxMsgsPer: 1, MaxAge: time.Millisecond})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const writers, readers = 16, 4
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	msg := make([]byte, 128)
+	prevSeqs := make([]atomic.Uint64, writers)
+
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			subj := fmt.Sprintf("foo.%d", w)
+			for !stop.Load() {
+				seq, _, err := fs.StoreMsg(subj, nil, msg, 0)
+				if err != nil {
+					return
+				}
+				prevSeqs[w].Store(seq)
+				// Paced so the previous message is old enough to expire
+				// while this store is evicting it.
+				time.Sleep(time.Millisecond + time.Duration(w%4)*50*time.Microsecond)
+			}
+		}(w)
+	}
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			var smv StoreMsg
+			for i := 0; !stop.Load(); i++ {
+				if seq := prevSeqs[(r+i)%writers].Load(); seq > 0 {
+					fs.LoadMsg(seq, &smv)
+				}
+			}
+		}(r)
+	}
+	// Sweep continuously instead of waiting for the age timer, so the
+	// expiry races the stores often enough.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			fs.expireMsgs()
+		}
+	}()
+	requireNoWriteErrFor(t, fs, time.Second, &stop, &wg)
+}
+
+func TestFileStoreCompactStoreMsgRace(t *testing.T) {
+	fs, err := newFileStore(FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	_, _, err = fs.StoreMsg("foo", nil, []byte("first"), 0)
+	require_NoError(t, err)
+
+	// Compact(2) and the store of seq 2 run at once; either order must
+	// leave exactly seq 2.
+	var purged, storedSeq uint64
+	var compactErr, storeErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { purged, compactErr = fs.Compact(2) })
+	wg.Go(func() { storedSeq, _, storeErr = fs.StoreMsg("foo", nil, []byte("second"), 0) })
+	wg.Wait()
+
+	require_NoError(t, compactErr)
+	require_Equal(t, purged, 1)
+	require_NoError(t, storeErr)
+	require_Equal(t, storedSeq, 2)
+
+	var sm StoreMsg
+	_, err = fs.LoadMsg(2, &sm)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, 2)
+	require_Equal(t, string(sm.msg), "second")
+
+	state := fs.State()
+	require_Equal(t, state.Msgs, 1)
+	require_Equal(t, state.FirstSeq, 2)
+	require_Equal(t, state.LastSeq, 2)
+}
+
+func TestFileStoreDeleteMapView(t *testing.T) {
+	msg := []byte("hello")
+	// Ten messages per block.
+	fs, err := newFileStore(
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 10 * fileStoreMsgSize("foo", nil, msg)},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+	require_NoError(t, err)
+	defer fs.Stop()
+
+	const numMsgs = 100
+	for range numMsgs {
+		_, _, err = fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	// Interior deletes in every block: each block keeps its first and last
+	// message, since removing an edge would move the block's bounds and
+	// make the delete a gap, which the view leaves out.
+	expected := make(map[uint64]bool)
+	for seq := uint64(1); seq <= numMsgs; seq++ {
+		if seq%10 == 1 || seq%10 == 0 {
+			continue
+		}
+		_, err = fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		expected[seq] = true
+	}
+
+	snapshotBlocks := func() []*msgBlock {
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		return append([]*msgBlock(nil), fs.blocks...)
+	}
+	checkView := func(v *interiorDeletes) {
+		t.Helper()
+		var total int
+		for _, ss := range v.sets {
+			total += ss.Size()
+		}
+		require_Equal(t, total, len(expected))
+		probe := func(seq uint64) {
+			t.Helper()
+			if got := v.Exists(seq); got != expected[seq] {
+				t.Fatalf("Exists(%d) = %v, want %v", seq, got, expected[seq])
+			}
+		}
+		// Ascending probes use the cursor, descending ones the binary
+		// search, random ones a mix.
+		for seq := uint64(0); seq <= numMsgs+1; seq++ {
+			probe(seq)
+		}
+		for seq := uint64(numMsgs + 1); ; seq-- {
+			probe(seq)
+			if seq == 0 {
+				break
+			}
+		}
+		rng := rand.New(rand.NewSource(0))
+		for i := 0; i < numMsgs*4; i++ {
+			probe(uint64(rng.Intn(numMsgs + 2)))
+		}
+	}
+	checkView(deleteMap(snapshotBlocks()))
+
+	// Emptying an interior block removes it; its deletes become a gap.
+	fs.mu.RLock()
+	mb := fs.blocks[3]
+	mb.mu.RLock()
+	fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
+	mb.mu.RUnlock()
+	nblks := len(fs.blocks)
+	fs.mu.RUnlock()
+	for seq := fseq; seq <= lseq; seq++ {
+		if !expected[seq] {
+			_, err = fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+		delete(expected, seq)
+	}
+	require_Equal(t, fs.numMsgBlocks(), nblks-1)
+	checkView(deleteMap(snapshotBlocks()))
+
+	// Blocks removed after the list was captured (Compact closes them but
+	// leaves their delete maps) must not contribute to the view.
+	stale := snapshotBlocks()
+	_, err = fs.Compact(41)
+	require_NoError(t, err)
+	for seq := range expected {
+		if seq < 41 {
+			delete(expected, seq)
+		}
+	}
+	checkView(deleteMap(stale))
+}
 
 // Ported upstream store tests (store_test.go) that run over every store
 // type; only the file store side applies here.
