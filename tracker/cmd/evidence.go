@@ -37,6 +37,9 @@ func progressPrinter(ios *iostreams.IOStreams) func(gates.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		line := fmt.Sprintf("%s %d/%d: %s", p.Stage, p.Done, p.Total, p.Line)
+		if p.Total == 0 {
+			line = fmt.Sprintf("%s: %s", p.Stage, p.Line)
+		}
 		if !tty {
 			fmt.Fprintln(ios.ErrOut, line)
 			return
@@ -45,7 +48,7 @@ func progressPrinter(ios *iostreams.IOStreams) func(gates.Progress) {
 			line = line[:119] + "…"
 		}
 		fmt.Fprintf(ios.ErrOut, "\r\033[K%s", line)
-		if p.Done == p.Total {
+		if p.Total == 0 {
 			io.WriteString(ios.ErrOut, "\n")
 		}
 	}

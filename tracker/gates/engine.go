@@ -32,7 +32,8 @@ type Options struct {
 	Progress func(Progress)
 }
 
-// Progress is one report from a running Engine.
+// Progress is one report from a running Engine. A report with Total 0
+// closes a stage (Line then says what it checked and how long it took).
 type Progress struct {
 	Stage string // the gate running
 	Done  int    // steps finished in this stage
@@ -232,9 +233,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Report, error) {
 		if len(fs)+len(ts) == 0 {
 			continue
 		}
+		start := time.Now()
 		if err := s.run(ctx, fs, ts); err != nil {
 			return nil, fmt.Errorf("%s gate: %w", s.gate, err)
 		}
+		e.progress(string(s.gate), 0, 0, fmt.Sprintf("%d features, %d tests in %s", len(fs), len(ts), time.Since(start).Round(time.Millisecond)))
 	}
 	rep := &Report{}
 	rep.Items = append(append(rep.Items, features...), tests...)
@@ -479,9 +482,20 @@ func (e *Engine) isGoPkg(pkg string) bool {
 // carry to be fresh: its package's, and for the gates that run tests, the
 // tests' packages' too.
 func (e *Engine) fingerprint(ir *ItemReport, g evidence.Gate) string {
-	own := e.fps[evidence.CleanPkg(ir.item.TargetPkg)]
+	pkgs := e.fingerprintPkgs(ir, g)
+	fps := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		fps[i] = e.fps[p]
+	}
+	return evidence.CombineFingerprints(fps...)
+}
+
+// fingerprintPkgs are the packages whose sources a gate's verdict on ir
+// depends on.
+func (e *Engine) fingerprintPkgs(ir *ItemReport, g evidence.Gate) []string {
+	pkgs := []string{evidence.CleanPkg(ir.item.TargetPkg)}
 	if ir.Kind == tracker.KindTest {
-		return own
+		return pkgs
 	}
 	var tests []int64
 	switch g {
@@ -490,20 +504,24 @@ func (e *Engine) fingerprint(ir *ItemReport, g evidence.Gate) string {
 	case evidence.GateTest, evidence.GateGut:
 		tests = e.linked[ir.ID]
 	default:
-		return own
+		return pkgs
 	}
-	fps := []string{own}
+	add := func(p string) {
+		if !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
 	for _, id := range tests {
 		if t := e.items[itemKey{tracker.KindTest, id}]; t != nil && resolved(t) {
-			fps = append(fps, e.fps[evidence.CleanPkg(t.item.TargetPkg)])
+			add(evidence.CleanPkg(t.item.TargetPkg))
 		}
 	}
 	if g != evidence.GateLinks {
 		for _, r := range e.portLinked[ir.ID] {
-			fps = append(fps, e.fps[r.Pkg])
+			add(r.Pkg)
 		}
 	}
-	return evidence.CombineFingerprints(fps...)
+	return pkgs
 }
 
 // needs reports whether gate must run for ir.
@@ -540,6 +558,7 @@ func (e *Engine) record(ir *ItemReport, g evidence.Gate, v evidence.Verdict, det
 	start time.Time, dur time.Duration, log *logBlob) *pendingRow {
 	fp := e.fingerprint(ir, g)
 	o := &Outcome{Verdict: v, Detail: detail, Fingerprint: fp, Start: start}
+	pkgs := e.fingerprintPkgs(ir, g)
 	ir.Gates[g] = o
 	ir.fresh[g] = true
 	return &pendingRow{
@@ -549,14 +568,23 @@ func (e *Engine) record(ir *ItemReport, g evidence.Gate, v evidence.Verdict, det
 			GitCommit: e.commit, GitDirty: e.dirty, Fingerprint: fp,
 		},
 		log:      log,
+		pkgs:     pkgs,
+		outcome:  o,
+		item:     ir,
 		onStored: func(id int64) { o.EvidenceID = id },
 	}
 }
 
-// flush writes rows (and any extra writes) in one transaction.
+// flush writes rows (and any extra writes) in one transaction. The
+// fingerprints are taken again first: a verdict whose sources changed while
+// its gate ran (someone edited the tree) gets a fingerprint that can never
+// be fresh, so it is never reused.
 func (e *Engine) flush(ctx context.Context, rows []*pendingRow, extra func(tx *db.Tx) error) error {
 	if len(rows) == 0 && extra == nil {
 		return nil
+	}
+	if err := e.markChanged(ctx, rows); err != nil {
+		return err
 	}
 	return e.db.Write(ctx, func(tx *db.Tx) error {
 		if err := writeRows(tx, rows); err != nil {
@@ -567,6 +595,60 @@ func (e *Engine) flush(ctx context.Context, rows []*pendingRow, extra func(tx *d
 		}
 		return nil
 	})
+}
+
+// changedMark prefixes the fingerprint of evidence taken while its sources
+// changed.
+const changedMark = "changed-during-run:"
+
+func (e *Engine) markChanged(ctx context.Context, rows []*pendingRow) error {
+	var pkgs []string
+	for _, r := range rows {
+		for _, p := range r.pkgs {
+			if !slices.Contains(pkgs, p) {
+				pkgs = append(pkgs, p)
+			}
+		}
+	}
+	changed := map[string]bool{}
+	var goPkgs []string
+	for _, p := range pkgs {
+		if !e.isGoPkg(p) {
+			fp, err := dirFingerprint(e.mod.PkgDir(p))
+			if err != nil {
+				return err
+			}
+			changed[p] = fp != e.fps[p]
+			continue
+		}
+		goPkgs = append(goPkgs, p)
+	}
+	if len(goPkgs) > 0 {
+		now, err := e.mod.Fingerprints(ctx, goPkgs)
+		if err != nil {
+			return err
+		}
+		for _, p := range goPkgs {
+			changed[p] = now[p] != e.fps[p]
+		}
+	}
+	for _, r := range rows {
+		for _, p := range r.pkgs {
+			if changed[p] {
+				r.rec.Fingerprint = changedMark + r.rec.Fingerprint
+				r.rec.Detail += " [sources changed while the gate ran: re-run]"
+				if r.outcome != nil {
+					r.outcome.Fingerprint = r.rec.Fingerprint
+					r.outcome.Detail = r.rec.Detail
+				}
+				if r.item != nil {
+					r.item.fresh[r.rec.Gate] = false
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func (e *Engine) progress(stage string, done, total int, line string) {

@@ -31,6 +31,11 @@ type pendingRow struct {
 	log *logBlob
 	// onStored, if set, learns the row's ID.
 	onStored func(id int64)
+	// pkgs are the packages the fingerprint covers; outcome and item are
+	// the in-memory view to update when those change during the run.
+	pkgs    []string
+	outcome *Outcome
+	item    *ItemReport
 }
 
 // commandsJSON encodes the argvs a gate ran: one argv as a JSON array of
