@@ -330,3 +330,49 @@ func TestConfigKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestEditDuringRunIsNeverFresh: a verdict taken while someone edits its
+// sources cannot be reused.
+func TestEditDuringRunIsNeverFresh(t *testing.T) {
+	path := gatestest.New(t)
+	d := gatestest.Open(t, path)
+	ctx := context.Background()
+	file := filepath.Join(filepath.Dir(path), "honest", "stats.go")
+	edited := false
+	eng, err := gates.NewEngine(ctx, d, gates.Options{Progress: func(p gates.Progress) {
+		if p.Stage == "stub" && !edited {
+			edited = true
+			f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.WriteString("\n// edited while the stub scan ran\n")
+			f.Close()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := gates.Request{Features: []int64{gatestest.FeatureSum}, Gates: []evidence.Gate{evidence.GateStub}}
+	rep, err := eng.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir := rep.Items[0]
+	if ir.FreshPass(evidence.GateStub) || !strings.Contains(ir.Gates[evidence.GateStub].Detail, "sources changed while the gate ran") {
+		t.Fatalf("evidence taken during an edit counts: %+v", ir.Gates[evidence.GateStub])
+	}
+	before := evidenceCount(t, d)
+	eng, err = gates.NewEngine(ctx, d, gates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = eng.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Items[0].FreshPass(evidence.GateStub) || evidenceCount(t, d) != before+1 {
+		t.Errorf("the next run did not re-check: %+v, rows %d -> %d", rep.Items[0].Gates[evidence.GateStub], before, evidenceCount(t, d))
+	}
+}
