@@ -203,7 +203,7 @@ func batchShowRun(opts *BatchShowOptions) error {
 			x.Dependencies = append(x.Dependencies, batchRef{ID: db.ID, Name: db.Name, State: db.State})
 		}
 		for _, kind := range tracker.Kinds {
-			items, err := tx.ListItems(db.ItemFilter{Kind: kind, BatchID: opts.ID})
+			items, err := tx.ListItems(db.ItemFilter{Kind: kind, BatchID: opts.ID, Brief: true})
 			if err != nil {
 				return err
 			}
@@ -249,11 +249,13 @@ func addCount(c *report.StatusCounts, s tracker.Status) {
 }
 
 // exercisingTests lists tests with a static link into the batch's features.
+// CROSS JOIN fixes the join order (batch's features, then their links, then
+// the tests); left alone, SQLite may start from all tests.
 func exercisingTests(tx *db.Tx, batchID int64) ([]exercisingTest, error) {
 	rows, err := tx.Query(`SELECT t.id, t.receiver, t.name, t.status, coalesce(t.batch_id, 0), count(*)
-		FROM items f
-		JOIN links l ON l.feature_id = f.id AND l.source = 'static'
-		JOIN items t ON t.kind = 'test' AND t.id = l.test_id
+		FROM items f INDEXED BY items_kind_batch
+		CROSS JOIN links l ON l.feature_id = f.id AND l.source = 'static'
+		CROSS JOIN items t ON t.kind = 'test' AND t.id = l.test_id
 		WHERE f.kind = 'feature' AND f.batch_id = ?
 		GROUP BY t.id ORDER BY t.id`, batchID)
 	if err != nil {

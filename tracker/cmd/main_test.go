@@ -37,7 +37,11 @@ func TestMain(m *testing.M) {
 	case roleWorker:
 		os.Exit(runWorker())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	os.Exit(code)
 }
 
 // runWorker makes 50 status updates on its own items, one porttracker

@@ -164,32 +164,3 @@ func (tx *Tx) SetBatchState(b Batch, state string) error {
 	_, err := tx.AppendAudit(AuditEntry{Kind: "batch", ItemID: b.ID, Action: action, From: b.State, To: state})
 	return err
 }
-
-// StatusCount is a number of items of one kind in one status.
-type StatusCount struct {
-	Kind     tracker.Kind
-	Status   tracker.Status
-	Override bool
-	Count    int64
-}
-
-// BatchStatusCounts counts a batch's items by kind, status and override.
-func (tx *Tx) BatchStatusCounts(batchID int64) ([]StatusCount, error) {
-	rows, err := tx.Query(`SELECT kind, status, override, count(*) FROM items WHERE kind IN ('feature','test') AND batch_id = ?
-		GROUP BY kind, status, override ORDER BY kind, status, override`, batchID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StatusCount
-	for rows.Next() {
-		var c StatusCount
-		var o int
-		if err := rows.Scan(&c.Kind, &c.Status, &o, &c.Count); err != nil {
-			return nil, err
-		}
-		c.Override = o != 0
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}

@@ -133,6 +133,15 @@ var invariants = []invariant{
 				ORDER BY a.id DESC LIMIT 1), 'deferred') AS expect
 			FROM items i2) e ON e.kind = i.kind AND e.id = i.id
 		WHERE i.status != e.expect ORDER BY i.kind, i.id LIMIT 100`},
+	{"item_counts differ from items", `SELECT kind || ' batch ' || batch_id || ' ' || status || ' override=' || override ||
+		' drifted=' || drifted || ' removed=' || removed || ': counted ' || counted || ', items ' || actual FROM (
+			SELECT kind, batch_id, status, override, drifted, removed, sum(c) AS counted, sum(a) AS actual FROM (
+				SELECT kind, batch_id, status, override, drifted, removed, n AS c, 0 AS a FROM item_counts
+				UNION ALL
+				SELECT kind, coalesce(batch_id, 0), status, override != 0, drifted != 0, removed != 0, 0, count(*)
+				FROM items GROUP BY 1, 2, 3, 4, 5, 6)
+			GROUP BY 1, 2, 3, 4, 5, 6)
+		WHERE counted != actual ORDER BY 1 LIMIT 100`},
 	{"audit kind", `SELECT 'audit row ' || id || ' has kind ' || quote(kind) FROM audit
 		WHERE kind NOT IN ('feature','test','batch','db') ORDER BY id LIMIT 100`},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,6 +329,7 @@ func TestAuditChainAndReplay(t *testing.T) {
 		{"audit row deleted", "DELETE FROM audit WHERE id = 1", "audit row 2: prev_hash does not match"},
 		{"n_a without reason", "UPDATE items SET reason = '' WHERE kind = 'feature' AND id = 1", "missing reason: feature 1 is n_a without a reason"},
 		{"item in missing batch", "PRAGMA foreign_keys = OFF; UPDATE items SET batch_id = 77 WHERE id = 1", "item in a missing batch: feature 1 is in batch 77"},
+		{"item_counts edited", "UPDATE item_counts SET n = n + 1 WHERE status = 'n_a'", "item_counts differ from items: feature batch 0 n_a override=0 drifted=0 removed=0: counted 3, items 2"},
 		{"batch cycle", "INSERT INTO batches (id, name) VALUES (1, 'a'), (2, 'b'); INSERT INTO batch_deps VALUES (1, 2), (2, 1)", "batch dependencies form a cycle: 1 -> 2 -> 1"},
 	}
 	for _, c := range tamper {
@@ -425,5 +427,68 @@ func TestFindCycle(t *testing.T) {
 				t.Errorf("findCycle = %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestListItemsBatchPaths(t *testing.T) {
+	d, _ := newTestDB(t)
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *Tx) error {
+		for _, b := range []Batch{{ID: 1, Name: "dense"}, {ID: 2, Name: "sparse"}} {
+			if _, err := tx.CreateBatch(b); err != nil {
+				return err
+			}
+		}
+		// Batch 1 holds 1-10 except 4 (a dense range, walked by ID); batch 2
+		// holds 4, 500 and 9000 (sparse, read through the index).
+		for _, id := range []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 500, 9000, 9001} {
+			batch := int64(1)
+			switch id {
+			case 4, 500, 9000:
+				batch = 2
+			case 9001:
+				batch = 0
+			}
+			if err := tx.InsertItem(Item{Kind: tracker.KindFeature, ID: id, Package: "p", File: "f.go", Name: fmt.Sprint("f", id),
+				Target: "store.F", TargetFile: "store/f.go", TargetLine: int(id), BatchID: batch}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		filter ItemFilter
+		want   string
+	}{
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1}, "1,2,3,5,6,7,8,9,10"},
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1, Brief: true}, "1,2,3,5,6,7,8,9,10"},
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 2}, "4,500,9000"},
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 3}, ""},
+		{ItemFilter{Kind: tracker.KindFeature, Unbatched: true}, "9001"},
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1, Limit: 2}, "1,2"},
+		{ItemFilter{Kind: tracker.KindTest, BatchID: 1}, ""},
+	}
+	for _, c := range cases {
+		var got []int64
+		err := d.Read(ctx, func(tx *Tx) error {
+			items, err := tx.ListItems(c.filter)
+			for _, it := range items {
+				got = append(got, it.ID)
+				if c.filter.Brief && (it.Name == "" || it.TargetLocation() != fmt.Sprintf("store/f.go:%d", it.ID) || it.Package != "") {
+					t.Errorf("brief item %+v", it)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotS := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(got)), ","), "[]")
+		if gotS != c.want {
+			t.Errorf("%+v: got %s, want %s", c.filter, gotS, c.want)
+		}
 	}
 }

@@ -119,6 +119,23 @@ type ItemFilter struct {
 	File      string // exact upstream file, or a suffix after '/' ("filestore.go")
 	Name      string // case-insensitive substring of receiver or name
 	Limit     int
+	// Brief loads only kind, id, receiver, name, status, override, batch,
+	// file, start line and the target fields; the rest stay zero. Listing
+	// a whole batch this way costs about half as much.
+	Brief bool
+}
+
+const briefColumns = `kind, id, receiver, name, status, override, batch_id, file, start_line, target_pkg, target,
+	target_file, target_line`
+
+func scanBrief(s scanner) (Item, error) {
+	var it Item
+	var override int
+	var batch sql.NullInt64
+	err := s.Scan(&it.Kind, &it.ID, &it.Receiver, &it.Name, &it.Status, &override, &batch, &it.File, &it.StartLine,
+		&it.TargetPkg, &it.Target, &it.TargetFile, &it.TargetLine)
+	it.Override, it.BatchID = override != 0, batch.Int64
+	return it, err
 }
 
 // ListItems returns matching items ordered by ID.
@@ -144,7 +161,39 @@ func (tx *Tx) ListItems(f ItemFilter) ([]Item, error) {
 		where = append(where, "(instr(lower(name), lower(?)) > 0 OR instr(lower(receiver), lower(?)) > 0)")
 		args = append(args, f.Name, f.Name)
 	}
-	q := "SELECT " + itemColumns + " FROM items WHERE " + strings.Join(where, " AND ") + " ORDER BY id"
+	// Name the index: without ANALYZE statistics SQLite prefers walking the
+	// primary key for ORDER BY id, which reads every item of the kind. Each
+	// of these indexes yields its rows in id order within the filter.
+	index := ""
+	switch {
+	case f.BatchID > 0:
+		// A batch's items usually have neighbouring IDs (the inventory
+		// numbers symbols in file order). When they do, walking that ID
+		// range of the table is about twice as fast as one index lookup
+		// per item, the difference between batch show meeting its budget
+		// or not.
+		var lo, hi, n int64
+		if err := tx.QueryRow(`SELECT coalesce(min(id), 0), coalesce(max(id), 0), count(*) FROM items INDEXED BY items_kind_batch
+			WHERE kind = ? AND batch_id = ?`, f.Kind, f.BatchID).Scan(&lo, &hi, &n); err != nil {
+			return nil, err
+		}
+		if n > 0 && hi-lo+1 <= 2*n {
+			where = append(where, "id BETWEEN ? AND ?")
+			args = append(args, lo, hi)
+			index = " NOT INDEXED" // the primary key (kind, id) still serves the range
+		} else {
+			index = " INDEXED BY items_kind_batch"
+		}
+	case f.Unbatched:
+		index = " INDEXED BY items_kind_batch"
+	case f.Status != "":
+		index = " INDEXED BY items_kind_status"
+	}
+	cols, scan := itemColumns, scanItem
+	if f.Brief {
+		cols, scan = briefColumns, scanBrief
+	}
+	q := "SELECT " + cols + " FROM items" + index + " WHERE " + strings.Join(where, " AND ") + " ORDER BY id"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
@@ -155,7 +204,7 @@ func (tx *Tx) ListItems(f ItemFilter) ([]Item, error) {
 	defer rows.Close()
 	var out []Item
 	for rows.Next() {
-		it, err := scanItem(rows)
+		it, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -85,8 +85,9 @@ func CompleteBatch(ctx context.Context, d *db.DB, id int64, execute bool) (*Batc
 
 // openItems lists, per kind and status, the items that keep a batch open.
 func openItems(tx *db.Tx, batchID int64) ([]string, error) {
-	rows, err := tx.Query(`SELECT kind, status, id FROM items WHERE kind IN ('feature','test') AND batch_id = ?
-		AND status NOT IN ('verified', 'n_a') ORDER BY kind, status, id`, batchID)
+	rows, err := tx.Query(`SELECT kind, status, id FROM items INDEXED BY items_kind_batch
+		WHERE kind IN ('feature','test') AND batch_id = ? AND status NOT IN ('verified', 'n_a')
+		ORDER BY kind, status, id`, batchID)
 	if err != nil {
 		return nil, err
 	}
