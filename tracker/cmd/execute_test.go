@@ -3,7 +3,9 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -314,5 +316,42 @@ func TestReportGenerate(t *testing.T) {
 	if !strings.Contains(r.stdout, "features: 1 drifted upstream, 0 removed upstream") ||
 		!strings.Contains(r.stdout, "tests: 0 drifted upstream, 1 removed upstream") {
 		t.Errorf("summary lacks drift counts:\n%s", r.stdout)
+	}
+}
+
+// TestGenerateReportScript runs reports/generate-report.sh the way CI does,
+// from another directory, on a healthy and on a tampered database.
+func TestGenerateReportScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds porttracker; skipped with -short")
+	}
+	script, err := filepath.Abs("../../reports/generate-report.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := smallDB(t)
+	out := filepath.Join(t.TempDir(), "current.md")
+	runScript := func() (string, error) {
+		c := exec.Command("bash", script)
+		c.Dir = t.TempDir()
+		c.Env = append(os.Environ(), EnvDB+"="+path, "PORTTRACKER_REPORT_OUT="+out)
+		b, err := c.CombinedOutput()
+		return string(b), err
+	}
+	if msg, err := runScript(); err != nil {
+		t.Fatalf("generate-report.sh: %v\n%s", err, msg)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(md), "| 15 | MsgBlock + ConsumerFileStore | pending | 14 | 0/6 | 0/2 | 0 |") {
+		t.Fatalf("report not written: %v\n%s", err, md)
+	}
+	makeSQLite(t, path, "UPDATE items SET status = 'verified' WHERE kind = 'test' AND id = 368")
+	msg, err := runScript()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != ExitRefused || !strings.Contains(msg, "test 368 is verified but its audit history ends at stub") {
+		t.Fatalf("tampered db: %v\n%s", err, msg)
+	}
+	if again, _ := os.ReadFile(out); string(again) != string(md) {
+		t.Error("the report was rewritten although db check failed")
 	}
 }
