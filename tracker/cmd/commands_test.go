@@ -352,7 +352,7 @@ func TestJSONFields(t *testing.T) {
 		{[]string{"batch", "list"}, "id name state depends_on features tests"},
 		{[]string{"batch", "ready"}, "id name state depends_on features tests"},
 		{[]string{"batch", "show", "15"}, "batch dependencies feature_counts test_counts overrides features tests exercising_tests"},
-		{[]string{"report", "summary"}, "meta kinds batches audit_head"},
+		{[]string{"report", "summary"}, "meta kinds batches audit_head stale_checked"},
 		{[]string{"db", "check"}, "ok problems"},
 		{[]string{"version"}, "version schema_version go_version"},
 	}
@@ -390,7 +390,7 @@ func TestJSONFields(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if got := keysOf(sum.Kinds[0]); got != "drifted honest kind not_planned override removed total" {
+	if got := keysOf(sum.Kinds[0]); got != "drifted honest kind not_planned override removed stale total" {
 		t.Errorf("summary kind fields %q", got)
 	}
 	if got := keysOf(sum.Kinds[0]["honest"].(map[string]any)); got != "complete deferred n_a stub verified" {

@@ -355,3 +355,27 @@ func TestGenerateReportScript(t *testing.T) {
 		t.Error("the report was rewritten although db check failed")
 	}
 }
+
+func TestReportsShowStaleWhenCounted(t *testing.T) {
+	path := smallDB(t)
+	with := runOpts{stale: map[tracker.Kind]int64{tracker.KindFeature: 2}}
+	r := runWith(t, with, "report", "summary", "--db", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "features: 2 stale (evidence taken on older sources") {
+		t.Fatalf("summary: %d\n%s", r.code, r.stdout)
+	}
+	if strings.Contains(r.stdout, "tests: 0 stale") {
+		t.Errorf("zero stale count printed:\n%s", r.stdout)
+	}
+	r = runWith(t, with, "report", "generate", "--db", path)
+	if !strings.Contains(r.stdout, "| removed | stale |") || !strings.Contains(r.stdout, "| 1 | 6 | 0 | 0 | 2 |") {
+		t.Errorf("generate lacks the stale column:\n%s", r.stdout)
+	}
+	r = runWith(t, with, "report", "summary", "--db", path, "--json")
+	if !strings.Contains(r.stdout, `"stale_checked": true`) || !strings.Contains(r.stdout, `"stale": 2`) {
+		t.Errorf("summary JSON:\n%s", r.stdout)
+	}
+	// Without a counter, stale stays out of the markdown.
+	if r := run(t, "report", "generate", "--db", path); strings.Contains(r.stdout, "stale") {
+		t.Errorf("stale shown without a counter:\n%s", r.stdout)
+	}
+}

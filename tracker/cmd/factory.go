@@ -7,6 +7,7 @@ import (
 	"github.com/porttracker/porttracker/tracker"
 	"github.com/porttracker/porttracker/tracker/db"
 	"github.com/porttracker/porttracker/tracker/iostreams"
+	"github.com/porttracker/porttracker/tracker/report"
 )
 
 // Factory hands every command its dependencies. Nothing in this package
@@ -23,8 +24,12 @@ type Factory struct {
 	CreateDB func() (*db.DB, error)
 
 	// Gatekeeper decides moves into complete/verified for an open database.
-	// The default refuses honestly until evidence gates are wired.
+	// NewFactory wires the evidence gates (evidence.go); tests swap in fakes.
 	Gatekeeper func(d *db.DB) (tracker.Gatekeeper, error)
+
+	// StaleCounts, when set, lets reports count stale items (evidence
+	// taken on older sources). Nil: reports leave stale out.
+	StaleCounts report.StaleCounter
 
 	Now     func() time.Time
 	Actor   string   // audit actor: $PORTTRACKER_ACTOR, else $USER

@@ -108,6 +108,7 @@ type runOpts struct {
 	tty        bool
 	gatekeeper tracker.Gatekeeper
 	env        map[string]string
+	stale      map[tracker.Kind]int64 // non-nil: wire a StaleCounter returning this
 }
 
 func run(t testing.TB, args ...string) testRun {
@@ -128,6 +129,9 @@ func runWith(t testing.TB, o runOpts, args ...string) testRun {
 	if o.gatekeeper != nil {
 		gk := o.gatekeeper
 		f.Gatekeeper = func(*db.DB) (tracker.Gatekeeper, error) { return gk, nil }
+	}
+	if o.stale != nil {
+		f.StaleCounts = func(context.Context, *db.DB) (map[tracker.Kind]int64, error) { return o.stale, nil }
 	}
 	code := Execute(f, args)
 	return testRun{code: code, stdout: out.String(), stderr: errOut.String()}

@@ -25,14 +25,15 @@ func NewCmdReport(f *Factory) *cobra.Command {
 
 // ReportSummaryOptions are the inputs of `report summary`.
 type ReportSummaryOptions struct {
-	IO     *iostreams.IOStreams
-	OpenDB func() (*db.DB, error)
+	IO          *iostreams.IOStreams
+	OpenDB      func() (*db.DB, error)
+	StaleCounts report.StaleCounter
 
 	JSON bool
 }
 
 func newCmdReportSummary(f *Factory, runF func(*ReportSummaryOptions) error) *cobra.Command {
-	opts := &ReportSummaryOptions{IO: f.IOStreams, OpenDB: f.OpenDB}
+	opts := &ReportSummaryOptions{IO: f.IOStreams, OpenDB: f.OpenDB, StaleCounts: f.StaleCounts}
 	cmd := &cobra.Command{
 		Use:   "summary",
 		Short: "Per-status totals (overrides apart), per-batch progress, what is not planned, drift",
@@ -54,8 +55,12 @@ func reportSummaryRun(opts *ReportSummaryOptions) error {
 		return err
 	}
 	defer d.Close()
-	s, err := report.Summarize(context.Background(), d)
+	ctx := context.Background()
+	s, err := report.Summarize(ctx, d)
 	if err != nil {
+		return err
+	}
+	if err := s.AddStale(ctx, d, opts.StaleCounts); err != nil {
 		return err
 	}
 	if opts.JSON {
@@ -82,6 +87,9 @@ func reportSummaryRun(opts *ReportSummaryOptions) error {
 		if k.Drifted > 0 || k.Removed > 0 {
 			fmt.Fprintf(w, "%s: %d drifted upstream, %d removed upstream\n", k.Kind.Plural(), k.Drifted, k.Removed)
 		}
+		if k.Stale > 0 {
+			fmt.Fprintf(w, "%s: %d stale (evidence taken on older sources; porttracker evidence run --stale)\n", k.Kind.Plural(), k.Stale)
+		}
 	}
 	fmt.Fprintln(w, "\nBatches")
 	if len(s.Batches) == 0 {
@@ -99,14 +107,15 @@ func reportSummaryRun(opts *ReportSummaryOptions) error {
 
 // ReportGenerateOptions are the inputs of `report generate`.
 type ReportGenerateOptions struct {
-	IO     *iostreams.IOStreams
-	OpenDB func() (*db.DB, error)
+	IO          *iostreams.IOStreams
+	OpenDB      func() (*db.DB, error)
+	StaleCounts report.StaleCounter
 
 	Out string // "-" or "": stdout
 }
 
 func newCmdReportGenerate(f *Factory, runF func(*ReportGenerateOptions) error) *cobra.Command {
-	opts := &ReportGenerateOptions{IO: f.IOStreams, OpenDB: f.OpenDB}
+	opts := &ReportGenerateOptions{IO: f.IOStreams, OpenDB: f.OpenDB, StaleCounts: f.StaleCounts}
 	cmd := &cobra.Command{
 		Use:     "generate [--out FILE]",
 		Short:   "Write the markdown report (overrides, n_a reasons, drift), deterministic for one database state",
@@ -129,8 +138,12 @@ func reportGenerateRun(opts *ReportGenerateOptions) error {
 		return err
 	}
 	defer d.Close()
-	s, det, err := report.Collect(context.Background(), d)
+	ctx := context.Background()
+	s, det, err := report.Collect(ctx, d)
 	if err != nil {
+		return err
+	}
+	if err := s.AddStale(ctx, d, opts.StaleCounts); err != nil {
 		return err
 	}
 	var buf bytes.Buffer

@@ -286,10 +286,6 @@ func (d *DB) Close() error { return d.sql.Close() }
 // Path is the file name the database was opened with.
 func (d *DB) Path() string { return d.path }
 
-// SQL exposes the pool for maintenance statements (VACUUM) that cannot run
-// inside a transaction.
-func (d *DB) SQL() *sql.DB { return d.sql }
-
 // Now reads the database's clock.
 func (d *DB) Now() time.Time { return d.opts.now() }
 

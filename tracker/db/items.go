@@ -36,9 +36,6 @@ type Item struct {
 	BatchID      int64          `json:"batch_id"` // 0: unbatched
 }
 
-// Ref names the item.
-func (it *Item) Ref() tracker.ItemRef { return tracker.ItemRef{Kind: it.Kind, ID: it.ID} }
-
 // Symbol is the upstream symbol as written in Go: "(*msgBlock).compact" or "TestX".
 func (it *Item) Symbol() string {
 	if it.Receiver == "" {

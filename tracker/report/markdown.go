@@ -157,12 +157,20 @@ func WriteMarkdown(w io.Writer, s *Summary, det *Details) error {
 	}
 	b.WriteString("\n## Totals\n\n")
 	b.WriteString("Honest counts reached their status through the gates; overrides were pushed past a gate with `--override` and are not honest progress.\n\n")
-	b.WriteString("| kind | total | deferred | stub | complete | verified | n_a | overrides | not planned | drifted | removed |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	staleHead, staleRule := "", ""
+	if s.StaleChecked {
+		staleHead, staleRule = " stale |", "---:|"
+	}
+	b.WriteString("| kind | total | deferred | stub | complete | verified | n_a | overrides | not planned | drifted | removed |" + staleHead + "\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + staleRule + "\n")
 	for _, k := range s.Kinds {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", k.Kind.Plural(), k.Total,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |", k.Kind.Plural(), k.Total,
 			k.Honest.Deferred, k.Honest.Stub, k.Honest.Complete, k.Honest.Verified, k.Honest.NA,
 			k.Override.Total(), k.NotPlanned, k.Drifted, k.Removed)
+		if s.StaleChecked {
+			fmt.Fprintf(&b, " %d |", k.Stale)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n## Batches\n\n")
 	if len(s.Batches) == 0 {

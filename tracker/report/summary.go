@@ -66,12 +66,9 @@ type KindTotals struct {
 	NotPlanned int64        `json:"not_planned"` // deferred and in no batch
 	Drifted    int64        `json:"drifted"`
 	Removed    int64        `json:"removed"`
-}
-
-// All is honest plus override, per status.
-func (k KindTotals) All() StatusCounts {
-	h, o := k.Honest, k.Override
-	return StatusCounts{h.Deferred + o.Deferred, h.Stub + o.Stub, h.Complete + o.Complete, h.Verified + o.Verified, h.NA + o.NA}
+	// Stale counts complete/verified items whose evidence predates the
+	// current sources; meaningful only when Summary.StaleChecked.
+	Stale int64 `json:"stale"`
 }
 
 // BatchKindProgress is one kind's progress inside a batch.
@@ -99,6 +96,30 @@ type Summary struct {
 	Batches []BatchProgress   `json:"batches"`
 	// AuditHead identifies the state reported: the newest audit row.
 	AuditHead AuditHead `json:"audit_head"`
+	// StaleChecked: a StaleCounter filled KindTotals.Stale.
+	StaleChecked bool `json:"stale_checked"`
+}
+
+// StaleCounter counts, per kind, the complete and verified items whose
+// newest passing evidence was taken on other sources. Freshness is the
+// evidence gates' business, so the report only asks; the command layer
+// wires one in (nil: stale counts are not shown).
+type StaleCounter func(ctx context.Context, d *db.DB) (map[tracker.Kind]int64, error)
+
+// AddStale fills the stale counts using count (nil: leaves them unchecked).
+func (s *Summary) AddStale(ctx context.Context, d *db.DB, count StaleCounter) error {
+	if count == nil {
+		return nil
+	}
+	byKind, err := count(ctx, d)
+	if err != nil {
+		return err
+	}
+	for i := range s.Kinds {
+		s.Kinds[i].Stale = byKind[s.Kinds[i].Kind]
+	}
+	s.StaleChecked = true
+	return nil
 }
 
 // AuditHead names the newest audit row (0 when the log is empty).

@@ -22,10 +22,6 @@ func (p *BatchPlan) refusal() error {
 	return &tracker.RefusedError{Msg: fmt.Sprintf("refused, nothing written: cannot %s batch %d", p.Action, p.Batch.ID), Problems: p.Problems}
 }
 
-// ErrChangedConcurrently marks a plan invalidated between planning and
-// writing; running the command again re-plans.
-var ErrChangedConcurrently = errors.New("changed while planning; run the command again")
-
 // StartBatch moves a pending batch to started; every batch it depends on
 // must be complete.
 func StartBatch(ctx context.Context, d *db.DB, id int64, execute bool) (*BatchPlan, error) {
