@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -490,5 +491,66 @@ func TestListItemsBatchPaths(t *testing.T) {
 		if gotS != c.want {
 			t.Errorf("%+v: got %s, want %s", c.filter, gotS, c.want)
 		}
+	}
+}
+
+// TestConcurrentWriters: goroutines with their own handles (separate
+// connections, so SQLite's file locks arbitrate, as between processes) and
+// goroutines sharing one handle all append to the audit chain at once.
+// No write may fail with SQLITE_BUSY and the chain must stay linear.
+func TestConcurrentWriters(t *testing.T) {
+	d, path := newTestDB(t)
+	seedItems(t, d, tracker.KindFeature, 16)
+	const writers, writes = 8, 25
+	errs := make(chan error, 2*writers)
+	var wg sync.WaitGroup
+	for w := 0; w < 2*writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			h := d
+			if w < writers {
+				own, err := Open(path, WithActor(fmt.Sprint("w", w)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer own.Close()
+				h = own
+			}
+			for i := 0; i < writes; i++ {
+				err := h.Write(context.Background(), func(tx *Tx) error {
+					it, err := tx.GetItem(tracker.KindFeature, int64(w%16+1))
+					if err != nil {
+						return err
+					}
+					to := tracker.StatusNA
+					if it.Status == tracker.StatusNA {
+						to = tracker.StatusDeferred
+					}
+					return tx.SetItemStatus(it, StatusChange{To: to, Reason: fmt.Sprint("round ", i)})
+				})
+				if err != nil {
+					errs <- fmt.Errorf("writer %d write %d: %w", w, i, err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var n int64
+	if err := d.Read(context.Background(), func(tx *Tx) (err error) { n, err = tx.AuditCount(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2*writers*writes {
+		t.Errorf("%d audit rows, want %d", n, 2*writers*writes)
+	}
+	problems, err := d.Check(context.Background())
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("Check: %v %q", err, problems)
 	}
 }
