@@ -1108,3 +1108,98 @@ func TestFileStoreFSSExpireNumPending(t *testing.T) {
 	// Idle past the expiry, every block drops its subject state.
 	waitNoBlockSubjectState(t, fs, 3*fcfg.SubjectStateExpire)
 }
+
+// A stream of nothing but skips must keep its last sequence over restarts.
+func TestFileStoreReloadAndLoseLastSequence(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir()}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	for range 22 {
+		_, err := fs.SkipMsg(0)
+		require_NoError(t, err)
+	}
+	checkRestartsKeepSequences(t, fs, fcfg, cfg, 23, 22)
+}
+
+func TestFileStoreReloadAndLoseLastSequenceWithSkipMsgs(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir()}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStore(fcfg, cfg)
+	require_NoError(t, err)
+	// SkipMsgs is what replicas use for delete blocks.
+	require_NoError(t, fs.SkipMsgs(0, 22))
+	checkRestartsKeepSequences(t, fs, fcfg, cfg, 23, 22)
+}
+
+// checkRestartsKeepSequences stops and reopens the store five times, checking
+// its first and last sequences each time.
+func checkRestartsKeepSequences(t *testing.T, fs *fileStore, fcfg FileStoreConfig, cfg StreamConfig, first, last uint64) {
+	t.Helper()
+	for range 5 {
+		require_NoError(t, fs.Stop())
+		var err error
+		fs, err = newFileStore(fcfg, cfg)
+		require_NoError(t, err)
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.FirstSeq, first)
+		require_Equal(t, ss.LastSeq, last)
+	}
+	require_NoError(t, fs.Stop())
+}
+
+// dropBlockSubjectState removes every block's per-subject state, so a query
+// cannot lean on it and must use the store-wide index.
+func dropBlockSubjectState(fs *fileStore) {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		mb.subjects = nil
+		mb.mu.Unlock()
+	}
+}
+
+func TestFileStoreLoadLastWildcard(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 512},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+
+	msg := []byte("hello")
+	storeSubjects(t, fs, msg, "foo.22.baz", "foo.22.bar")
+	for range 1000 {
+		storeSubjects(t, fs, msg, "foo.11.foo")
+	}
+	dropBlockSubjectState(fs)
+
+	sm, err := fs.LoadLastMsg("foo.22.*", nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, 2)
+
+	// The store-wide index pointed at the one block to load.
+	var loads uint64
+	fs.mu.RLock()
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		loads += mb.cacheLoads
+		mb.mu.RUnlock()
+	}
+	fs.mu.RUnlock()
+	require_Equal(t, loads, 1)
+}
+
+func TestFileStoreLoadLastWildcardWithPresenceMultipleBlocks(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 64},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+
+	// foo.22.bar in more than one block.
+	storeSubjects(t, fs, []byte("hello"), "foo.22.bar")
+	storeSubjects(t, fs, []byte("ok"), "foo.22.baz", "foo.22.baz")
+	storeSubjects(t, fs, []byte("hello22"), "foo.22.bar")
+	require_True(t, fs.numMsgBlocks() > 1)
+
+	sm, err := fs.LoadLastMsg("foo.*.bar", nil)
+	require_NoError(t, err)
+	require_Equal(t, string(sm.msg), "hello22")
+	require_Equal(t, sm.seq, 4)
+}
