@@ -1203,3 +1203,69 @@ func TestFileStoreLoadLastWildcardWithPresenceMultipleBlocks(t *testing.T) {
 	require_Equal(t, string(sm.msg), "hello22")
 	require_Equal(t, sm.seq, 4)
 }
+
+// LoadNextMsg past a subject's last message must not load the blocks after it.
+func TestFileStoreLargeSparseMsgsDoNotLoadAfterLast(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 128},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+
+	// Two blocks with both subjects, then eight with foo.22.baz only.
+	msg := []byte("hello")
+	for range 2 {
+		storeSubjects(t, fs, msg, "foo.22.bar", "foo.22.baz")
+	}
+	for range 8 {
+		storeSubjects(t, fs, msg, "foo.22.baz", "foo.22.baz")
+	}
+	require_Equal(t, fs.numMsgBlocks(), 10)
+
+	fs.mu.RLock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		mb.subjects, mb.cache = nil, nil
+		mb.mu.Unlock()
+	}
+	fs.mu.RUnlock()
+
+	// foo.22.bar is at 1 and 3.
+	_, _, err := fs.LoadNextMsg("foo.*.bar", true, 4, nil)
+	require_Error(t, err, ErrStoreEOF)
+
+	// Only the block holding 4 was loaded.
+	var loaded int
+	fs.mu.RLock()
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		if mb.cache != nil || mb.subjects != nil {
+			loaded++
+		}
+		mb.mu.RUnlock()
+	}
+	fs.mu.RUnlock()
+	require_Equal(t, loaded, 1)
+}
+
+func TestFileStoreCheckSkipFirstBlockBug(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 128},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*.*"}, Storage: FileStorage})
+
+	msg := []byte("hello")
+	storeSubjects(t, fs, msg, "foo.BB.bar", "foo.BB.bar", "foo.AA.bar")
+	for range 5 {
+		storeSubjects(t, fs, msg, "foo.BB.bar")
+	}
+	storeSubjects(t, fs, msg, "foo.AA.bar", "foo.AA.bar")
+	// BB BB | AA BB | BB BB | BB BB | AA AA
+	require_Equal(t, fs.numMsgBlocks(), 5)
+
+	for _, seq := range []uint64{3, 4} {
+		_, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+	}
+	// BB BB | BB BB | BB BB | AA AA: the second block is gone.
+	require_Equal(t, fs.numMsgBlocks(), 4)
+
+	sm, _, err := fs.LoadNextMsg("foo.AA.bar", false, 4, nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, 9)
+}
