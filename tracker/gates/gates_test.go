@@ -376,3 +376,37 @@ func TestEditDuringRunIsNeverFresh(t *testing.T) {
 		t.Errorf("the next run did not re-check: %+v, rows %d -> %d", rep.Items[0].Gates[evidence.GateStub], before, evidenceCount(t, d))
 	}
 }
+
+// TestHungTestIsKilled: a test that never returns is killed after the gate
+// timeout, recorded as failed, and the database stays consistent.
+func TestHungTestIsKilled(t *testing.T) {
+	d := gatestest.Open(t, gatestest.New(t))
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		if err := tx.SetKV(db.TableConfig, gates.KeyTimeout, "5s"); err != nil {
+			return err
+		}
+		return tx.InsertItem(db.Item{Kind: tracker.KindTest, ID: 300, Package: "upstream", File: "upstream/upstream_test.go",
+			Name: "TestHang", TargetPkg: "./gates", Target: "gates.TestHang", TargetFile: "gates/gates_test.go", TargetLine: 1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := gates.NewEngine(ctx, d, gates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Module().Env = []string{"GATES_HANG=1"}
+	rep, err := eng.Run(ctx, gates.Request{Tests: []int64{300}, Gates: []evidence.Gate{evidence.GateTest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rep.Items[0].Gates[evidence.GateTest]
+	if o.Verdict != evidence.Fail || o.EvidenceID == 0 {
+		t.Fatalf("hung test: %+v", o)
+	}
+	t.Logf("hung test: %s", o.Detail)
+	if problems, err := d.Check(ctx); err != nil || len(problems) > 0 {
+		t.Errorf("db check: %v %q", err, problems)
+	}
+}
