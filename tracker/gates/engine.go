@@ -150,6 +150,13 @@ func NewEngine(ctx context.Context, d *db.DB, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	mod, err := evidence.OpenModule(cfg.ModuleDir)
+	if err != nil && len(cfg.BuildCommand) > 0 && len(cfg.TestCommand) > 0 {
+		// A non-Go port: its own build and test commands run in the
+		// project root, which has no go.mod.
+		if fi, statErr := os.Stat(cfg.ModuleDir); statErr == nil && fi.IsDir() {
+			mod, err = &evidence.Module{Dir: cfg.ModuleDir}, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (porting.db's config %s is %q)", ErrNoModule, err, KeyModuleDir, cfg.ModuleDir)
 	}
