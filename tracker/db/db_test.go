@@ -466,11 +466,19 @@ func TestListItemsBatchPaths(t *testing.T) {
 	}{
 		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1}, "1,2,3,5,6,7,8,9,10"},
 		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1, Brief: true}, "1,2,3,5,6,7,8,9,10"},
+		{ItemFilter{Kind: tracker.KindFeature, BatchID: 2, Brief: true}, "4,500,9000"},
 		{ItemFilter{Kind: tracker.KindFeature, BatchID: 2}, "4,500,9000"},
 		{ItemFilter{Kind: tracker.KindFeature, BatchID: 3}, ""},
 		{ItemFilter{Kind: tracker.KindFeature, Unbatched: true}, "9001"},
 		{ItemFilter{Kind: tracker.KindFeature, BatchID: 1, Limit: 2}, "1,2"},
 		{ItemFilter{Kind: tracker.KindTest, BatchID: 1}, ""},
+	}
+	err = d.Read(ctx, func(tx *Tx) error {
+		_, err := tx.ListItems(ItemFilter{Kind: tracker.KindFeature, Brief: true})
+		return err
+	})
+	if err == nil {
+		t.Error("a brief list without a batch was accepted")
 	}
 	for _, c := range cases {
 		var got []int64
@@ -478,7 +486,8 @@ func TestListItemsBatchPaths(t *testing.T) {
 			items, err := tx.ListItems(c.filter)
 			for _, it := range items {
 				got = append(got, it.ID)
-				if c.filter.Brief && (it.Name == "" || it.TargetLocation() != fmt.Sprintf("store/f.go:%d", it.ID) || it.Package != "") {
+				if c.filter.Brief && (it.Name == "" || it.TargetLocation() != fmt.Sprintf("store/f.go:%d", it.ID) || it.Package != "" ||
+					it.BatchID != c.filter.BatchID || it.Kind != tracker.KindFeature) {
 					t.Errorf("brief item %+v", it)
 				}
 			}
