@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -34,6 +34,19 @@ import (
 // compressionMetaMinLen is the shortest valid header: "cmp", the algorithm
 // and a one-byte uvarint.
 const compressionMetaMinLen = 5
+
+// maxDecompressHint caps the output buffer reserved from a header's original
+// size, so a damaged header cannot ask for an absurd allocation. No block is
+// larger than the largest block size plus one record.
+const maxDecompressHint = maxBlockSize + rlBadThresh
+
+// S2 writers and readers each hold about a megabyte of buffers. Reusing them
+// makes compressing a small block some twenty times cheaper; after a Reset
+// they carry nothing over from their last use.
+var (
+	s2WriterPool = sync.Pool{New: func() any { return s2.NewWriter(nil) }}
+	s2ReaderPool = sync.Pool{New: func() any { return s2.NewReader(nil) }}
+)
 
 // CompressionInfo is the header of a compressed block.
 type CompressionInfo struct {
@@ -79,16 +92,20 @@ func (alg StoreCompression) Compress(buf []byte) ([]byte, error) {
 		return nil, errors.New("store: uncompressed buffer is too short")
 	}
 	bodyLen := len(buf) - checksumSize
-	var output bytes.Buffer
-	var writer io.WriteCloser
 	switch alg {
 	case NoCompression:
 		return buf, nil
 	case S2Compression:
-		writer = s2.NewWriter(&output)
 	default:
 		return nil, errors.New("store: compression algorithm not known")
 	}
+	var output bytes.Buffer
+	writer := s2WriterPool.Get().(*s2.Writer)
+	writer.Reset(&output)
+	defer func() {
+		writer.Reset(nil)
+		s2WriterPool.Put(writer)
+	}()
 	if n, err := writer.Write(buf[:bodyLen]); err != nil {
 		return nil, fmt.Errorf("store: error writing to compression writer: %w", err)
 	} else if n != bodyLen {
@@ -105,24 +122,39 @@ func (alg StoreCompression) Compress(buf []byte) ([]byte, error) {
 // is decompressed and the checksum appended. NoCompression returns buf
 // itself. Input that is not a valid stream is an error, never a panic.
 func (alg StoreCompression) Decompress(buf []byte) ([]byte, error) {
+	return alg.decompress(buf, 0)
+}
+
+// decompress is Decompress with the expected output size, when known, to
+// size the output buffer up front.
+func (alg StoreCompression) decompress(buf []byte, sizeHint uint64) ([]byte, error) {
 	if len(buf) < checksumSize {
 		return nil, errors.New("store: compressed buffer is too short")
 	}
 	bodyLen := len(buf) - checksumSize
-	var reader io.Reader
 	switch alg {
 	case NoCompression:
 		return buf, nil
 	case S2Compression:
-		reader = s2.NewReader(bytes.NewReader(buf[:bodyLen]))
 	default:
 		return nil, errors.New("store: compression algorithm not known")
 	}
-	output, err := io.ReadAll(reader)
-	if err != nil {
+	reader := s2ReaderPool.Get().(*s2.Reader)
+	reader.Reset(bytes.NewReader(buf[:bodyLen]))
+	defer func() {
+		reader.Reset(nil)
+		s2ReaderPool.Put(reader)
+	}()
+	var output bytes.Buffer
+	if sizeHint > 0 {
+		// ReadFrom wants MinRead spare bytes even after the last byte.
+		output.Grow(int(min(sizeHint, maxDecompressHint)) + bytes.MinRead)
+	}
+	if _, err := output.ReadFrom(reader); err != nil {
 		return nil, fmt.Errorf("store: error reading compression reader: %w", err)
 	}
-	return append(output, buf[bodyLen:]...), nil
+	output.Write(buf[bodyLen:])
+	return output.Bytes(), nil
 }
 
 // compressBlock turns a plain block into what is written to disk for alg:
@@ -152,5 +184,5 @@ func (mb *msgBlock) decompressIfNeeded(buf []byte) ([]byte, error) {
 	if n == 0 {
 		return buf, nil
 	}
-	return meta.Algorithm.Decompress(buf[n:])
+	return meta.Algorithm.decompress(buf[n:], meta.OriginalSize)
 }

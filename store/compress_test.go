@@ -448,3 +448,45 @@ func FuzzDecompressBlock(f *testing.F) {
 		}
 	})
 }
+
+// benchmarkBlock is a compressible plain block of n bytes, like the JSON
+// payloads the s2 fixture holds.
+func benchmarkBlock(n int) []byte {
+	return bytes.Repeat([]byte(`{"sensor":"a","value":12.5,"unit":"C"},`), n/30+1)[:n]
+}
+
+var benchmarkBlockSizes = []int{512, 64 << 10, 4 << 20}
+
+func BenchmarkCompressBlock(b *testing.B) {
+	for _, n := range benchmarkBlockSizes {
+		plain := benchmarkBlock(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := compressBlock(S2Compression, plain); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecompressBlock(b *testing.B) {
+	mb := &msgBlock{}
+	for _, n := range benchmarkBlockSizes {
+		stored, err := compressBlock(S2Compression, benchmarkBlock(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := mb.decompressIfNeeded(stored); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
