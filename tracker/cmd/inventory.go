@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/porttracker/porttracker/tracker/gates"
 	"github.com/porttracker/porttracker/tracker/db"
 	"github.com/porttracker/porttracker/tracker/inventory"
 	"github.com/porttracker/porttracker/tracker/iostreams"
@@ -17,7 +18,7 @@ import (
 
 // EnvUpstream points at the scanned upstream tree (the directory that holds
 // go.mod and server/), for commands that read upstream source after the scan.
-const EnvUpstream = "PORTTRACKER_UPSTREAM"
+const EnvUpstream = gates.EnvUpstream
 
 // NewCmdInventory groups the upstream inventory verbs.
 func NewCmdInventory(f *Factory) *cobra.Command {

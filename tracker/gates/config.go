@@ -1,8 +1,10 @@
 package gates
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -46,7 +48,7 @@ func Keys() []KeyInfo {
 	return []KeyInfo{
 		{KeyTargetPackages, "./store/...", "space-separated target package patterns; coverage links instrument them", checkPatterns},
 		{KeyModuleDir, ".", "the Go module root, relative to porting.db's directory", checkNonEmpty},
-		{KeyUpstreamDir, "", "upstream checkout (holds server/...): trivial bodies are compared with upstream's", nil},
+		{KeyUpstreamDir, "", "upstream checkout (holds server/...): trivial bodies are compared with upstream's; empty means $PORTTRACKER_UPSTREAM", nil},
 		{KeyGo, "go", "the go command", checkNonEmpty},
 		{KeyTimeout, evidence.DefaultTimeout.String(), "timeout of each gate command (a Go duration)", checkDuration},
 		{KeyJobs, "0", "test processes run at once (0: one per CPU); -j overrides", checkJobs},
@@ -165,6 +167,11 @@ func checkPattern(v string) error {
 	return err
 }
 
+// EnvUpstream names the upstream checkout when porting.db's upstream_dir is
+// unset. A checkout's path belongs to one machine, so a committed porting.db
+// should leave upstream_dir empty and each user set the variable instead.
+const EnvUpstream = "PORTTRACKER_UPSTREAM"
+
 // Config is the gates' configuration, read from porting.db.
 type Config struct {
 	ModuleDir      string // absolute
@@ -206,7 +213,7 @@ func LoadConfig(tx *db.Tx, dbPath string) (Config, error) {
 	cfg := Config{
 		ModuleDir:      abs(get(KeyModuleDir)),
 		TargetPackages: strings.Fields(get(KeyTargetPackages)),
-		UpstreamDir:    abs(get(KeyUpstreamDir)),
+		UpstreamDir:    abs(cmp.Or(get(KeyUpstreamDir), os.Getenv(EnvUpstream))),
 		Go:             get(KeyGo),
 		TestReport:     get(KeyTestReport),
 		PackageFlags:   map[string][]string{},
