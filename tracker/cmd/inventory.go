@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/porttracker/porttracker/tracker/gates"
 	"github.com/porttracker/porttracker/tracker/db"
+	"github.com/porttracker/porttracker/tracker/gates"
 	"github.com/porttracker/porttracker/tracker/inventory"
 	"github.com/porttracker/porttracker/tracker/iostreams"
 )
