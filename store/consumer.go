@@ -59,6 +59,8 @@ type consumerFileStore struct {
 	cfg       *FileConsumerInfo
 	prf       keyGen
 	aek       cipher.AEAD // seals meta.inf and o.dat; nil when not encrypted
+	cipher    StoreCipher // the stream's configured cipher
+	stream    string      // the stream's name, part of the key contexts
 	name      string
 	dir       string // obs/<name>; emptied by Stop and Delete (upstream odir)
 	stateFile string // obs/<name>/o.dat (upstream ifn)
@@ -111,15 +113,22 @@ func (fs *fileStore) newConsumerFileStore(name string, created time.Time, cfg *C
 		}
 	}
 
+	// The stream's name and cipher are copied so that later use does not
+	// race with the stream's UpdateConfig replacing its config.
+	fs.mu.RLock()
+	stream, sc := fs.cfg.Name, fs.fcfg.Cipher
+	fs.mu.RUnlock()
 	o := &consumerFileStore{
 		fs:        fs,
 		cfg:       &FileConsumerInfo{Name: name, Created: created, ConsumerConfig: *cfg},
 		prf:       prf,
+		cipher:    sc,
+		stream:    stream,
 		name:      name,
 		dir:       odir,
 		stateFile: filepath.Join(odir, consumerState),
 	}
-	key := sha256.Sum256([]byte(fs.cfg.Name + "/" + name))
+	key := sha256.Sum256([]byte(stream + "/" + name))
 	hh, err := highwayhash.NewDigest64(key[:])
 	if err != nil {
 		cleanup()
@@ -189,15 +198,14 @@ func (o *consumerFileStore) recoverKey() error {
 	if err != nil {
 		return err
 	}
-	sc := o.fs.fcfg.Cipher
-	seed, _, err := openKeyFile(o.prf, sc, consumerKeyContext(o.fs.cfg.Name, o.name), ekey)
+	seed, _, err := openKeyFile(o.prf, o.cipher, consumerKeyContext(o.stream, o.name), ekey)
 	if errors.Is(err, errKeyInvalid) {
 		return o.convertCipher()
 	}
 	if err != nil {
 		return err
 	}
-	o.aek, err = genEncryptionKey(sc, seed)
+	o.aek, err = genEncryptionKey(o.cipher, seed)
 	return err
 }
 
@@ -236,8 +244,8 @@ func (o *consumerFileStore) convertCipher() error {
 	if err != nil {
 		return err
 	}
-	osc := otherCipher(fs.fcfg.Cipher)
-	seed, _, err := openKeyFile(o.prf, osc, consumerKeyContext(fs.cfg.Name, o.name), ekey)
+	osc := otherCipher(o.cipher)
+	seed, _, err := openKeyFile(o.prf, osc, consumerKeyContext(o.stream, o.name), ekey)
 	if err != nil {
 		return err
 	}
@@ -272,7 +280,7 @@ func (o *consumerFileStore) writeConsumerMeta() error {
 		return err
 	}
 	if o.prf != nil && o.aek == nil {
-		key, _, _, encrypted, err := genEncryptionKeysWithPRF(o.prf, o.fs.fcfg.Cipher, consumerKeyContext(o.fs.cfg.Name, o.name))
+		key, _, _, encrypted, err := genEncryptionKeysWithPRF(o.prf, o.cipher, consumerKeyContext(o.stream, o.name))
 		if err != nil {
 			return err
 		}
