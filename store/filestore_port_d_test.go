@@ -1,0 +1,533 @@
+package store
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Ported upstream file store tests (batch 15, msgBlock internals, part D):
+// compaction, tombstones, cache index mismatches, delete blocks and ranges,
+// checksums, sync and races.
+
+// lastMsgBlock returns the store's last block.
+func lastMsgBlock(fs *fileStore) *msgBlock {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	return fs.lastBlock
+}
+
+// newMsgBlockForWriteT rolls to a new last block and returns it.
+func newMsgBlockForWriteT(t *testing.T, fs *fileStore) *msgBlock {
+	t.Helper()
+	fs.mu.Lock()
+	mb, err := fs.newMsgBlockForWrite()
+	fs.mu.Unlock()
+	require_NoError(t, err)
+	return mb
+}
+
+// removeIndexDB deletes index.db so the next open rebuilds from the blocks.
+func removeIndexDB(t *testing.T, fcfg FileStoreConfig) {
+	t.Helper()
+	err := os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatalf("removing index.db: %v", err)
+	}
+}
+
+func TestFileStoreCacheLookupOnEmptyBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// A store with nothing in it still has a (fresh, empty) write block.
+		if lastMsgBlock(fs) == nil {
+			rollBlock(t, fs)
+		}
+		lmb := lastMsgBlock(fs)
+		if lmb == nil {
+			t.Fatalf("expected a last block")
+		}
+
+		lmb.mu.Lock()
+		defer lmb.mu.Unlock()
+		lmb.clearCacheAndOffset()
+		require_True(t, lmb.cache == nil)
+
+		// An empty block has nothing to find: the answer must be "not
+		// found", not a complaint about the missing cache.
+		_, err := lmb.cacheLookup(atomic.LoadUint64(&lmb.first.seq), nil)
+		require_Error(t, err, ErrStoreMsgNotFound)
+
+		// And the lookup must not have loaded a cache to find that out.
+		require_True(t, lmb.cache == nil)
+	})
+}
+
+func TestFileStoreEraseMsgDoesNotLoseTombstonesInEmptyBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		created := time.Now()
+		fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		// Seq 1 stays; seq 2 is removed later, leaving a tombstone in the
+		// second block.
+		for range 2 {
+			_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		mb := newMsgBlockForWriteT(t, fs)
+
+		secret := []byte("secret!")
+		_, _, err = fs.StoreMsg("foo", nil, secret, 0)
+		require_NoError(t, err)
+
+		_, err = fs.RemoveMsg(2)
+		require_NoError(t, err)
+		// Erasing seq 3 empties its block, but the block also carries the
+		// tombstone for seq 2 and must keep it.
+		_, err = fs.EraseMsg(3)
+		require_NoError(t, err)
+
+		before := fs.State()
+		require_Equal(t, before.Msgs, 1)
+		require_Equal(t, before.FirstSeq, 1)
+		require_Equal(t, before.LastSeq, 3)
+		require_True(t, slices.Equal(before.Deleted, []uint64{2, 3}))
+
+		_, err = fs.LoadMsg(2, nil)
+		require_Error(t, err, errDeletedMsg)
+		_, err = fs.LoadMsg(3, nil)
+		require_Error(t, err, ErrStoreMsgNotFound)
+
+		// Erased means the payload is gone from the file.
+		mb.mu.Lock()
+		buf, err := mb.loadBlock(nil)
+		mb.mu.Unlock()
+		require_NoError(t, err)
+		require_False(t, bytes.Contains(buf, secret))
+
+		// Recovery from the blocks alone must find the same state.
+		fs.Stop()
+		removeIndexDB(t, fcfg)
+		fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+		require_NoError(t, err)
+
+		if state := fs.State(); !reflect.DeepEqual(state, before) {
+			t.Fatalf("expected state\n %+v\ngot\n %+v\nwithout index.db", before, state)
+		}
+		_, err = fs.LoadMsg(2, nil)
+		require_Error(t, err, errDeletedMsg)
+		_, err = fs.LoadMsg(3, nil)
+		require_Error(t, err, ErrStoreMsgNotFound)
+	})
+}
+
+func TestFileStoreMissingDeletesAfterCompact(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// Six messages; remove the first, the last and a gap in between.
+		for range 6 {
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		for _, seq := range []uint64{1, 3, 4, 6} {
+			_, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+
+		// Block compaction is never done on the last block.
+		fmb := headBlock(fs)
+		newMsgBlockForWriteT(t, fs)
+
+		fmb.mu.Lock()
+		defer fmb.mu.Unlock()
+		require_Equal(t, atomic.LoadUint64(&fmb.first.seq), 2)
+		require_Equal(t, atomic.LoadUint64(&fmb.last.seq), 6)
+		require_Equal(t, fmb.msgs, 2)
+		require_Len(t, fmb.deleted.Size(), 3)
+		for _, seq := range []uint64{3, 4, 6} {
+			require_True(t, fmb.deleted.Exists(seq))
+		}
+
+		// After compacting, a reload from the file alone (delete map
+		// forgotten) must rediscover the interior deletes.
+		require_NoError(t, fmb.compact())
+		fmb.clearCache()
+		fmb.deleted.Empty()
+		require_NoError(t, fmb.loadMsgsWithLock())
+		require_Equal(t, atomic.LoadUint64(&fmb.first.seq), 2)
+		require_Equal(t, atomic.LoadUint64(&fmb.last.seq), 5)
+		require_Equal(t, fmb.msgs, 2)
+		require_Len(t, fmb.deleted.Size(), 2)
+		require_True(t, fmb.deleted.Exists(3))
+		require_True(t, fmb.deleted.Exists(4))
+
+		_, _, err := fmb.rebuildStateLocked()
+		require_NoError(t, err)
+		require_Equal(t, atomic.LoadUint64(&fmb.first.seq), 2)
+		require_Equal(t, atomic.LoadUint64(&fmb.last.seq), 5)
+		require_Equal(t, fmb.msgs, 2)
+
+		// With seq 5 gone too, compaction leaves a single message.
+		fmb.mu.Unlock()
+		_, err = fs.RemoveMsg(5)
+		fmb.mu.Lock()
+		require_NoError(t, err)
+		require_NoError(t, fmb.compact())
+		fmb.clearCache()
+		fmb.deleted.Empty()
+		require_NoError(t, fmb.loadMsgsWithLock())
+		require_Equal(t, atomic.LoadUint64(&fmb.first.seq), 2)
+		require_Equal(t, atomic.LoadUint64(&fmb.last.seq), 2)
+		require_Equal(t, fmb.msgs, 1)
+		require_Len(t, fmb.deleted.Size(), 0)
+
+		_, _, err = fmb.rebuildStateLocked()
+		require_NoError(t, err)
+		require_Equal(t, atomic.LoadUint64(&fmb.first.seq), 2)
+		require_Equal(t, atomic.LoadUint64(&fmb.last.seq), 2)
+		require_Equal(t, fmb.msgs, 1)
+		require_Len(t, fmb.deleted.Size(), 0)
+	})
+}
+
+func TestFileStoreIdxAccountingForSkipMsgs(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		skipMany bool
+	}{
+		{"SkipMsg", false},
+		{"SkipMsgs", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+				fs := newTestFileStore(t, fcfg, cfg)
+
+				_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				if tc.skipMany {
+					require_NoError(t, fs.SkipMsgs(2, 10))
+				} else {
+					for i := range 10 {
+						_, err = fs.SkipMsg(uint64(i + 2))
+						require_NoError(t, err)
+					}
+				}
+				_, _, err = fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+
+				fmb := headBlock(fs)
+				fmb.mu.Lock()
+				defer fmb.mu.Unlock()
+				for i := range 12 {
+					seq := uint64(i + 1)
+					_, err = fmb.cacheLookupNoCopy(seq, nil)
+					if seq >= 2 && seq <= 11 {
+						require_Error(t, err, errDeletedMsg)
+					} else {
+						require_NoError(t, err)
+					}
+				}
+				// One index slot per sequence, skipped ones included.
+				if fmb.cache == nil {
+					t.Fatalf("expected a loaded cache")
+				}
+				require_Len(t, len(fmb.cache.offsets), 12)
+			})
+		})
+	}
+}
+
+func TestFileStoreCompactTombstonesBelowFirstSeq(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+		fs := newTestFileStore(t, fcfg, cfg)
+
+		// Block 1 holds 1..3, block 2 holds 4 and the tombstones for 3 and 2.
+		for range 3 {
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		lmb := newMsgBlockForWriteT(t, fs)
+		_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		for _, seq := range []uint64{3, 2} {
+			_, err = fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+
+		state := fs.State()
+		require_Equal(t, state.Msgs, 2)
+		require_Equal(t, state.FirstSeq, 1)
+		require_Equal(t, state.LastSeq, 4)
+		require_True(t, slices.Equal(state.Deleted, []uint64{2, 3}))
+		fs.mu.RLock()
+		nblks := len(fs.blocks)
+		fs.mu.RUnlock()
+		require_Equal(t, nblks, 2)
+
+		priorTombs := func() int {
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			lmb.mu.Lock()
+			defer lmb.mu.Unlock()
+			return lmb.numPriorTombsLocked()
+		}
+		require_Equal(t, priorTombs(), 2)
+
+		// Removing seq 1 moves the first sequence past both tombstones,
+		// so they no longer count.
+		_, err = fs.RemoveMsg(1)
+		require_NoError(t, err)
+		require_Equal(t, priorTombs(), 0)
+
+		// No longer the last block, the tombstone-heavy block can be
+		// compacted by the sync pass, dropping the stale tombstones.
+		newMsgBlockForWriteT(t, fs)
+		lmb.mu.Lock()
+		require_NoError(t, lmb.ensureRawBytesLoaded())
+		rawBytes := lmb.rawBytes
+		shouldCompact := lmb.shouldCompactSync()
+		lmb.mu.Unlock()
+		require_True(t, shouldCompact)
+		fs.syncBlocks()
+
+		lmb.mu.RLock()
+		defer lmb.mu.RUnlock()
+		if lmb.rawBytes == rawBytes {
+			t.Fatalf("expected the block to shrink from %d bytes", rawBytes)
+		}
+	})
+}
+
+func TestFileStoreSyncBlocksFlushesAndSyncsMessages(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.AsyncFlush = true
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		seq, _, err := fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		require_Equal(t, seq, 1)
+
+		// The port has no background block flusher; a write that such a
+		// flusher has not picked up yet is a record appended to the
+		// block's cache without a flush, which is what this makes.
+		lmb := lastMsgBlock(fs)
+		if lmb == nil {
+			t.Fatalf("expected a last block")
+		}
+		fs.mu.Lock()
+		seq, ts := fs.state.LastSeq+1, time.Now().UnixNano()
+		rl := fileStoreMsgSize("foo", nil, []byte("pending"))
+		require_NoError(t, lmb.writeMsgRecord(rl, seq, "foo", nil, []byte("pending"), ts, false))
+		fs.mu.Unlock()
+		require_True(t, lmb.pendingWriteSize() > 0)
+
+		// Pretend the write happened long ago.
+		lmb.mu.Lock()
+		lastWrite := lmb.lastWrite
+		lmb.lastWrite = 0
+		lmb.mu.Unlock()
+		if lastWrite == 0 {
+			t.Fatalf("expected a last write time")
+		}
+
+		fs.syncBlocks()
+		require_Equal(t, lmb.pendingWriteSize(), 0)
+		lmb.mu.RLock()
+		needSync := lmb.needSync
+		lmb.mu.RUnlock()
+		require_False(t, needSync)
+
+		// With the cache gone, both messages must come from the file.
+		lmb.mu.Lock()
+		lmb.clearCacheAndOffset()
+		lmb.mu.Unlock()
+		for _, want := range []struct {
+			seq uint64
+			msg string
+		}{{1, ""}, {2, "pending"}} {
+			sm, _, err := lmb.fetchMsg(want.seq, nil)
+			require_NoError(t, err)
+			require_Equal(t, sm.seq, want.seq)
+			require_Equal(t, sm.subj, "foo")
+			require_Equal(t, string(sm.msg), want.msg)
+		}
+		sm, err := fs.LoadMsg(1, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.subj, "foo")
+	})
+}
+
+func TestFileStoreSkipMsgAndCompactRequiresAppend(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		// One big message, then a skip, then compact to the skip: the
+		// block keeps its old bytes and gets tombstones.
+		_, _, err := fs.StoreMsg("foo", nil, make([]byte, 256*1024), 0)
+		require_NoError(t, err)
+		_, err = fs.SkipMsg(2)
+		require_NoError(t, err)
+		_, err = fs.Compact(2)
+		require_NoError(t, err)
+
+		state := fs.State()
+		require_Equal(t, state.Msgs, 0)
+		require_Equal(t, state.FirstSeq, 3)
+		require_Equal(t, state.LastSeq, 2)
+
+		// The next skip must append, not write over the start of a file
+		// that still holds the old message.
+		_, err = fs.SkipMsg(3)
+		require_NoError(t, err)
+
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		defer mb.mu.Unlock()
+		mb.clearCacheAndOffset()
+		require_NoError(t, mb.loadMsgsWithLock())
+	})
+}
+
+func TestFileStoreCompactRewritesFileWithSwap(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir()}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	msg := make([]byte, 256*1024)
+	for range 20 {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	// Nearly all of the block is removed, so Compact rewrites the file
+	// starting at the surviving message.
+	_, err := fs.Compact(20)
+	require_NoError(t, err)
+
+	state := fs.State()
+	require_Equal(t, state.Msgs, 1)
+	require_Equal(t, state.FirstSeq, 20)
+	require_Equal(t, state.LastSeq, 20)
+
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.clearCacheAndOffset()
+	require_NoError(t, mb.loadMsgsWithLock())
+	if mb.cache == nil {
+		t.Fatalf("expected a loaded cache")
+	}
+	require_Len(t, len(mb.cache.offsets), 1)
+	require_Equal(t, mb.cache.offsets[0]&^cbit, 0)
+}
+
+func TestFileStoreIndexCacheBufIdxMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		truncate                 int // 0 none, 1 to empty, 2 to half
+		compactHead, compactTail bool
+	}{
+		{name: "TruncateFull", truncate: 1},
+		{name: "TruncatePartial", truncate: 2},
+		{name: "CompactHead", compactHead: true},
+		{name: "CompactTail", compactTail: true},
+		{name: "Compact", compactHead: true, compactTail: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+				for range 5 {
+					_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+					require_NoError(t, err)
+				}
+
+				mb := headBlock(fs)
+				mb.mu.Lock()
+				defer mb.mu.Unlock()
+
+				// Rewrite the file without the head and/or tail, then put
+				// the in-memory range back: the next load must notice the
+				// mismatch and follow the file.
+				var deleted uint64
+				if tc.compactHead || tc.compactTail {
+					require_Equal(t, atomic.LoadUint64(&mb.first.seq), 1)
+					require_Equal(t, atomic.LoadUint64(&mb.last.seq), 5)
+					if tc.compactHead {
+						atomic.StoreUint64(&mb.first.seq, 2)
+						deleted++
+					}
+					if tc.compactTail {
+						mb.deleted.Insert(5)
+						deleted++
+					}
+					require_NoError(t, mb.compactWithFloor(0, nil))
+					atomic.StoreUint64(&mb.first.seq, 1)
+					atomic.StoreUint64(&mb.last.seq, 5)
+				}
+				mb.clearCacheAndOffset()
+
+				switch tc.truncate {
+				case 1:
+					require_NoError(t, os.Truncate(mb.fileName, 0))
+					require_NoError(t, mb.loadMsgsWithLock())
+					require_Equal(t, mb.msgs, 0)
+					require_Equal(t, atomic.LoadUint64(&mb.first.seq), 6)
+					require_Equal(t, atomic.LoadUint64(&mb.last.seq), 5)
+					for seq := uint64(1); seq <= 5; seq++ {
+						_, err := mb.cacheLookup(seq, nil)
+						require_Error(t, err, ErrStoreMsgNotFound)
+					}
+				case 2:
+					fi, err := os.Stat(mb.fileName)
+					require_NoError(t, err)
+					require_NoError(t, os.Truncate(mb.fileName, fi.Size()/2))
+					require_NoError(t, mb.loadMsgsWithLock())
+					require_Equal(t, mb.msgs, 2)
+					require_Equal(t, atomic.LoadUint64(&mb.first.seq), 1)
+					require_Equal(t, atomic.LoadUint64(&mb.last.seq), 2)
+					for seq := uint64(1); seq <= 5; seq++ {
+						_, err = mb.cacheLookup(seq, nil)
+						if seq <= 2 {
+							require_NoError(t, err)
+						} else {
+							require_Error(t, err, ErrStoreMsgNotFound)
+						}
+					}
+				default:
+					require_NoError(t, mb.loadMsgsWithLock())
+					require_Equal(t, mb.msgs, 5-deleted)
+					wantFirst, wantLast := uint64(1), uint64(5)
+					if tc.compactHead {
+						wantFirst = 2
+					}
+					if tc.compactTail {
+						wantLast = 4
+					}
+					require_Equal(t, atomic.LoadUint64(&mb.first.seq), wantFirst)
+					require_Equal(t, atomic.LoadUint64(&mb.last.seq), wantLast)
+					for seq := uint64(1); seq <= 5; seq++ {
+						_, err := mb.cacheLookup(seq, nil)
+						if seq < wantFirst || seq > wantLast {
+							require_Error(t, err, ErrStoreMsgNotFound)
+						} else {
+							require_NoError(t, err)
+						}
+					}
+				}
+			})
+		})
+	}
+}
