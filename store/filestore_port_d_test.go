@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	crand "crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -530,4 +532,251 @@ func TestFileStoreIndexCacheBufIdxMismatch(t *testing.T) {
 			})
 		})
 	}
+}
+
+// storeFooMsgs stores n empty messages on "foo" and returns their timestamps.
+func storeFooMsgs(t *testing.T, fs *fileStore, n int) []int64 {
+	t.Helper()
+	var tss []int64
+	for range n {
+		_, ts, err := fs.StoreMsg("foo", nil, nil, 0)
+		require_NoError(t, err)
+		tss = append(tss, ts)
+	}
+	return tss
+}
+
+func TestFileStoreIndexCacheBufTombstoneMismatch(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		storeFooMsgs(t, fs, 3)
+		_, err := fs.RemoveMsg(2)
+		require_NoError(t, err)
+
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		defer mb.mu.Unlock()
+
+		// Even with the delete map forgotten, the tombstone written for
+		// seq 2 must not be indexed as a message slot.
+		mb.clearCacheAndOffset()
+		mb.deleted.Empty()
+		require_NoError(t, mb.loadMsgsWithLock())
+		if mb.cache == nil {
+			t.Fatalf("expected a loaded cache")
+		}
+		// Each empty "foo" record is 33 bytes.
+		require_Len(t, len(mb.cache.offsets), 3)
+		for i, want := range []uint32{0, 33, 66} {
+			require_Equal(t, mb.cache.offsets[i]&^cbit, want)
+		}
+	})
+}
+
+func TestFileStoreIndexCacheBufTombstoneMismatchAfterCompact(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		storeFooMsgs(t, fs, 3)
+		_, err := fs.RemoveMsg(2)
+		require_NoError(t, err)
+
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		defer mb.mu.Unlock()
+		require_NoError(t, mb.compactWithFloor(0, nil))
+
+		// After compaction seq 2 has no record at all; a reload without
+		// the delete map must find the hole and record it.
+		mb.clearCacheAndOffset()
+		mb.deleted.Empty()
+		require_NoError(t, mb.loadMsgsWithLock())
+		require_Equal(t, mb.deleted.Size(), 1)
+		require_True(t, mb.deleted.Exists(2))
+		if mb.cache == nil {
+			t.Fatalf("expected a loaded cache")
+		}
+		require_Len(t, len(mb.cache.offsets), 3)
+		require_Equal(t, mb.cache.offsets[0]&^cbit, 0)
+		require_Equal(t, mb.cache.offsets[1], dbit)
+		// Seq 3 moved up one record in the rewritten file.
+		require_Equal(t, mb.cache.offsets[2]&^cbit, 33)
+	})
+}
+
+func TestFileStoreIndexCacheBufEraseMsgMismatch(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir()}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+	storeFooMsgs(t, fs, 3)
+	_, err := fs.EraseMsg(2)
+	require_NoError(t, err)
+
+	// Put back a stale count in the store and forget the block's delete
+	// map, as a recovery from an old index.db would: the next load must
+	// spot the erased record and correct both.
+	before := fs.State()
+	fs.mu.Lock()
+	msgs := fs.state.Msgs
+	fs.state.Msgs = 3
+	fs.mu.Unlock()
+	require_Equal(t, msgs, 2)
+
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	mb.clearCacheAndOffset()
+	mb.deleted.Empty()
+	err = mb.loadMsgsWithLock()
+	var offsets []uint32
+	if mb.cache != nil {
+		offsets = slices.Clone(mb.cache.offsets)
+	}
+	mb.mu.Unlock()
+	require_NoError(t, err)
+	require_Len(t, len(offsets), 3)
+	for i, want := range []uint32{0, 33, 66} {
+		require_Equal(t, offsets[i]&^cbit, want)
+	}
+
+	checkFor(t, 2*time.Second, 100*time.Millisecond, func() error {
+		if state := fs.State(); !reflect.DeepEqual(state, before) {
+			return fmt.Errorf("expected state\n %+v\ngot\n %+v", before, state)
+		}
+		return nil
+	})
+}
+
+func TestFileStoreCompactRestoresLastSeq(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		tss := storeFooMsgs(t, fs, 4)
+
+		checkMbState := func(fseq, lseq, msgs uint64) {
+			t.Helper()
+			mb := headBlock(fs)
+			mb.mu.Lock()
+			defer mb.mu.Unlock()
+			require_Equal(t, atomic.LoadUint64(&mb.first.seq), fseq)
+			require_Equal(t, atomic.LoadUint64(&mb.last.seq), lseq)
+			require_Equal(t, mb.first.ts, tss[fseq-1])
+			require_Equal(t, mb.last.ts, tss[lseq-1])
+			require_Equal(t, mb.msgs, msgs)
+			require_Equal(t, mb.deleted.Size(), int(lseq-fseq+1-msgs))
+		}
+		checkMbState(1, 4, 4)
+
+		_, err := fs.RemoveMsg(1)
+		require_NoError(t, err)
+		checkMbState(2, 4, 3)
+
+		// Removing the last message keeps it as the block's last until
+		// compaction rewrites the file.
+		_, err = fs.RemoveMsg(4)
+		require_NoError(t, err)
+		checkMbState(2, 4, 2)
+
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		err = mb.compactWithFloor(0, nil)
+		mb.mu.Unlock()
+		require_NoError(t, err)
+		checkMbState(2, 3, 2)
+	})
+}
+
+func TestFileStoreCompactFullyResetsFirstAndLastSeq(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		tss := storeFooMsgs(t, fs, 2)
+
+		// lseq 0 means the block is expected to be empty.
+		checkMbState := func(fseq, lseq, msgs uint64) {
+			t.Helper()
+			mb := headBlock(fs)
+			mb.mu.Lock()
+			defer mb.mu.Unlock()
+			require_Equal(t, atomic.LoadUint64(&mb.first.seq), fseq)
+			require_Equal(t, mb.first.ts, tss[fseq-1])
+			if lseq == 0 {
+				require_Equal(t, atomic.LoadUint64(&mb.last.seq), fseq-1)
+				require_Equal(t, mb.last.ts, 0)
+			} else {
+				require_Equal(t, atomic.LoadUint64(&mb.last.seq), lseq)
+				require_Equal(t, mb.last.ts, tss[lseq-1])
+			}
+			require_Equal(t, mb.msgs, msgs)
+			require_Equal(t, mb.deleted.Size(), int(lseq-fseq+1-msgs))
+		}
+		checkMbState(1, 2, 2)
+
+		mb := headBlock(fs)
+		require_NoError(t, mb.loadMsgs())
+		mb.mu.Lock()
+		// Mark everything deleted behind the block's back: only compaction
+		// itself can then put the range right.
+		mb.deleted.Insert(1)
+		mb.deleted.Insert(2)
+		mb.msgs = 0
+		err := mb.compactWithFloor(0, nil)
+		mb.mu.Unlock()
+		require_NoError(t, err)
+		checkMbState(1, 0, 0)
+	})
+}
+
+func TestFileStoreCompactHeadReclaimRecompressedBlock(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 8 * 1024 * 1024 // everything in one block
+		cfg := StreamConfig{Name: "zzz", Subjects: []string{"zzz"}, Storage: FileStorage}
+		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		defer func() { fs.Stop() }()
+
+		// Random payloads, so the block stays over compactMinimum.
+		const num = 50
+		msgs := make([][]byte, num)
+		for i := range num {
+			msgs[i] = make([]byte, 64*1024)
+			_, err = crand.Read(msgs[i])
+			require_NoError(t, err)
+			_, _, err = fs.StoreMsg("zzz", nil, msgs[i], 0)
+			require_NoError(t, err)
+		}
+
+		// Only plain blocks exist here, so the block on disk is already in
+		// its final form (upstream recompresses it first when compressed).
+		smb := lastMsgBlock(fs)
+		smb.mu.Lock()
+		rawBytes := smb.rawBytes
+		smb.mu.Unlock()
+		require_True(t, rawBytes > compactMinimum)
+
+		// Compacting most of the block away rewrites it without the head.
+		_, err = fs.Compact(num - 5)
+		require_NoError(t, err)
+		smb.mu.Lock()
+		rawAfter := smb.rawBytes
+		smb.mu.Unlock()
+		if rawAfter >= rawBytes/2 {
+			t.Fatalf("expected the head to be reclaimed: %d bytes before, %d after", rawBytes, rawAfter)
+		}
+
+		checkTail := func() {
+			t.Helper()
+			var smv StoreMsg
+			for seq := uint64(num - 5); seq <= num; seq++ {
+				sm, err := fs.LoadMsg(seq, &smv)
+				require_NoError(t, err)
+				require_True(t, bytes.Equal(sm.msg, msgs[seq-1]))
+			}
+		}
+		checkTail()
+
+		// The rewritten block must read back after a restart too.
+		require_NoError(t, fs.Stop())
+		fs, err = newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+		require_NoError(t, err)
+		var state StreamState
+		fs.FastState(&state)
+		require_Equal(t, state.Msgs, 6)
+		checkTail()
+	})
 }
