@@ -1,0 +1,692 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Ported upstream file store tests (batch 15, "MsgBlock + ConsumerFileStore",
+// part C): block internals such as the cache, compaction, tombstones, holes
+// in the index, recovery edge cases and first/last bookkeeping.
+
+// portCRepeatMsg is a payload of about a hundred bytes, so that block sizes
+// and message counts per block come out as in upstream's scenarios.
+var portCRepeatMsg = bytes.Repeat([]byte("ABC"), 33)
+
+// portCCheckState fails unless the store holds msgs messages from first to last.
+func portCCheckState(t *testing.T, fs *fileStore, msgs, first, last uint64) {
+	t.Helper()
+	state := fs.State()
+	if state.Msgs != msgs || state.FirstSeq != first || state.LastSeq != last {
+		t.Fatalf("state: want msgs %d first %d last %d, got msgs %d first %d last %d",
+			msgs, first, last, state.Msgs, state.FirstSeq, state.LastSeq)
+	}
+}
+
+// portCNumBlocks is the number of blocks of fs.
+func portCNumBlocks(fs *fileStore) int {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	return len(fs.blocks)
+}
+
+func TestFileStoreExpireMsgsOnStart(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 8 * 1024
+		// Upstream uses 250ms with 25ms margins; the margins are widened so
+		// the scenario holds on a loaded machine. Messages stored before the
+		// gap are older than maxAge at restart, the ones after are not.
+		const (
+			maxAge = time.Second
+			gap    = 400 * time.Millisecond
+			margin = 200 * time.Millisecond
+		)
+		halfDelay := maxAge - gap + margin
+		cfg := StreamConfig{Name: "ORDERS", Subjects: []string{"orders.*"}, Storage: FileStorage, MaxAge: maxAge}
+
+		var fs *fileStore
+		t.Cleanup(func() {
+			if fs != nil {
+				fs.Stop()
+			}
+		})
+		start := func() {
+			t.Helper()
+			var err error
+			fs, err = newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+			require_NoError(t, err)
+		}
+		fresh := func() {
+			t.Helper()
+			if fs != nil {
+				fs.Stop()
+				fs = nil
+			}
+			require_NoError(t, os.RemoveAll(fcfg.StoreDir))
+			start()
+		}
+		restart := func(delay time.Duration) {
+			t.Helper()
+			fs.Stop()
+			fs = nil
+			time.Sleep(delay)
+			start()
+		}
+		store := func(n int) {
+			t.Helper()
+			for i := 1; i <= n; i++ {
+				_, _, err := fs.StoreMsg(fmt.Sprintf("orders.%d", i%10), nil, portCRepeatMsg, 0)
+				require_NoError(t, err)
+			}
+		}
+		filtered := func(subj string, want SimpleState) {
+			t.Helper()
+			got, err := fs.FilteredState(1, subj)
+			require_NoError(t, err)
+			if got != want {
+				t.Fatalf("FilteredState(%q): want %+v, got %+v", subj, want, got)
+			}
+		}
+		remove := func(seqs ...uint64) {
+			t.Helper()
+			for _, seq := range seqs {
+				removed, err := fs.RemoveMsg(seq)
+				require_NoError(t, err)
+				require_True(t, removed)
+			}
+		}
+
+		// Everything expired while down: the store remembers where it was,
+		// keeping one block to hold the last sequence.
+		fresh()
+		store(500)
+		restart(maxAge + margin)
+		portCCheckState(t, fs, 0, 501, 500)
+		require_Equal(t, portCNumBlocks(fs), 1)
+
+		// Half expired, in one block: the subject state must follow.
+		fresh()
+		store(10)
+		time.Sleep(gap)
+		store(10)
+		filtered("orders.*", SimpleState{Msgs: 20, First: 1, Last: 20})
+		restart(halfDelay)
+		portCCheckState(t, fs, 10, 11, 20)
+		require_Equal(t, portCNumBlocks(fs), 1)
+		filtered("orders.*", SimpleState{Msgs: 10, First: 11, Last: 20})
+		filtered("orders.5", SimpleState{Msgs: 1, First: 15, Last: 15})
+
+		fresh()
+		store(5)
+		time.Sleep(gap)
+		store(15)
+		restart(halfDelay)
+		portCCheckState(t, fs, 15, 6, 20)
+		filtered("orders.*", SimpleState{Msgs: 15, First: 6, Last: 20})
+		filtered("orders.5", SimpleState{Msgs: 2, First: 10, Last: 20})
+
+		// A first block whose tail was removed before it expires.
+		fresh()
+		store(150)
+		time.Sleep(gap)
+		store(100)
+		require_Equal(t, portCNumBlocks(fs), 5)
+		fs.mu.RLock()
+		lseq := fs.blocks[0].last.seq
+		fs.mu.RUnlock()
+		for seq := lseq; seq > lseq-10; seq-- {
+			remove(seq)
+		}
+		restart(halfDelay)
+		portCCheckState(t, fs, 100, 151, 250)
+		require_Equal(t, portCNumBlocks(fs), 3)
+
+		// Interior deletes in the expired part must not linger.
+		fresh()
+		store(10)
+		remove(2, 4, 6)
+		time.Sleep(gap)
+		store(10)
+		restart(halfDelay)
+		portCCheckState(t, fs, 10, 11, 20)
+		require_Equal(t, portCNumBlocks(fs), 1)
+		require_Equal(t, fs.dmapEntries(), 0)
+
+		// The unexpired tail was removed: nothing is left but the sequence.
+		fresh()
+		store(7)
+		time.Sleep(gap)
+		store(3)
+		remove(8, 9, 10)
+		restart(halfDelay)
+		portCCheckState(t, fs, 0, 11, 10)
+
+		// Compact keeps the subject state right too.
+		fresh()
+		store(100)
+		filtered("orders.*", SimpleState{Msgs: 100, First: 1, Last: 100})
+		filtered("orders.5", SimpleState{Msgs: 10, First: 5, Last: 95})
+		purged, err := fs.Compact(51)
+		require_NoError(t, err)
+		require_Equal(t, purged, uint64(50))
+		filtered("orders.*", SimpleState{Msgs: 50, First: 51, Last: 100})
+		filtered("orders.5", SimpleState{Msgs: 5, First: 55, Last: 95})
+	})
+}
+
+func TestFileStoreSparseCompaction(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1024 * 1024
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "KV", Subjects: []string{"kv.>"}, Storage: FileStorage})
+
+		for i := 1; i <= 1000; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("kv.%d", i%10), nil, portCRepeatMsg, 0)
+			require_NoError(t, err)
+		}
+		portCCheckState(t, fs, 1000, 1, 1000)
+
+		// The block to compact must not be the last one: roll to a new block
+		// that remembers the last sequence with a tombstone.
+		require_Equal(t, portCNumBlocks(fs), 1)
+		state := fs.State()
+		fs.mu.Lock()
+		_, err := fs.newMsgBlockForWrite()
+		if err == nil {
+			err = fs.writeTombstone(state.LastSeq, state.LastTime.UnixNano())
+		}
+		fs.mu.Unlock()
+		require_NoError(t, err)
+
+		// Compacting the first block changes what is on disk, never what
+		// the store reports.
+		compactFirst := func(step string) {
+			t.Helper()
+			var before, after StreamState
+			fs.FastState(&before)
+			totalBefore, usedBefore, err := fs.Utilization()
+			require_NoError(t, err)
+
+			fs.mu.RLock()
+			mb := fs.blocks[0]
+			fs.mu.RUnlock()
+			mb.mu.Lock()
+			err = mb.compact()
+			mb.mu.Unlock()
+			require_NoError(t, err)
+
+			fs.FastState(&after)
+			if !reflect.DeepEqual(before, after) {
+				t.Fatalf("%s: state changed by compaction:\n%+v\nvs\n%+v", step, before, after)
+			}
+			totalAfter, usedAfter, err := fs.Utilization()
+			require_NoError(t, err)
+			if usedAfter != usedBefore {
+				t.Fatalf("%s: used bytes changed from %d to %d", step, usedBefore, usedAfter)
+			}
+			if totalAfter >= totalBefore {
+				t.Fatalf("%s: total bytes did not shrink: %d before, %d after", step, totalBefore, totalAfter)
+			}
+		}
+
+		removed, err := fs.RemoveMsg(1)
+		require_NoError(t, err)
+		require_True(t, removed)
+		compactFirst("head removed")
+
+		for _, seq := range []uint64{1000, 999, 998, 997} {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+		compactFirst("tail removed")
+
+		for _, seq := range []uint64{500, 502, 504, 506, 508, 510} {
+			erased, err := fs.EraseMsg(seq)
+			require_NoError(t, err)
+			require_True(t, erased)
+		}
+		compactFirst("interior erased")
+	})
+}
+
+func TestFileStoreSparseCompactionWithInteriorDeletes(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "KV", Subjects: []string{"kv.>"}, Storage: FileStorage})
+		for i := 1; i <= 1000; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("kv.%d", i%10), nil, []byte("OK"), 0)
+			require_NoError(t, err)
+		}
+		for _, seq := range []uint64{500, 600, 700, 800} {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+		_, err := fs.LoadMsg(900, nil)
+		require_NoError(t, err)
+
+		// Compact by hand, from disk: messages past the interior deletes
+		// must still load.
+		fs.mu.RLock()
+		lmb := fs.lastBlock
+		lmb.mu.Lock()
+		err = lmb.dirtyCloseWithRemove(false)
+		if err == nil {
+			err = lmb.compact()
+		}
+		lmb.mu.Unlock()
+		fs.mu.RUnlock()
+		require_NoError(t, err)
+
+		sm, err := fs.LoadMsg(900, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, uint64(900))
+		require_Equal(t, sm.subj, "kv.0")
+		_, err = fs.LoadMsg(800, nil)
+		require_Error(t, err, errDeletedMsg, ErrStoreMsgNotFound)
+		portCCheckState(t, fs, 996, 1, 1000)
+	})
+}
+
+func TestFileStoreFilteredPendingBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+		for _, subj := range []string{"foo", "bar", "baz"} {
+			_, _, err := fs.StoreMsg(subj, nil, []byte("msg"), 0)
+			require_NoError(t, err)
+		}
+		fs.mu.RLock()
+		mb := fs.lastBlock
+		fs.mu.RUnlock()
+
+		// foo's only message is before the start: nothing, and no bounds.
+		total, first, last, err := mb.filteredPending("foo", false, 3)
+		require_NoError(t, err)
+		require_Equal(t, total, uint64(0))
+		require_Equal(t, first, uint64(0))
+		require_Equal(t, last, uint64(0))
+
+		// Control: from the start, foo is found.
+		total, first, last, err = mb.filteredPending("foo", false, 1)
+		require_NoError(t, err)
+		require_Equal(t, total, uint64(1))
+		require_Equal(t, first, uint64(1))
+		require_Equal(t, last, uint64(1))
+	})
+}
+
+func TestFileStoreRememberLastMsgTime(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		cfg := StreamConfig{Name: "TEST", Storage: FileStorage, MaxAge: time.Second}
+		var fs *fileStore
+		t.Cleanup(func() {
+			if fs != nil {
+				fs.Stop()
+			}
+		})
+		start := func() {
+			t.Helper()
+			var err error
+			fs, err = newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+			require_NoError(t, err)
+		}
+		restart := func() {
+			t.Helper()
+			fs.Stop()
+			start()
+		}
+		requireLastTime := func(ts int64) {
+			t.Helper()
+			want := time.Unix(0, ts).UTC()
+			if got := fs.State().LastTime; !got.Equal(want) {
+				t.Fatalf("last time: want %v, got %v", want, got)
+			}
+		}
+		// Messages big enough to fill blocks quickly.
+		msg := bytes.Repeat([]byte("X"), 2*1024*1024)
+		storeOne := func() (uint64, int64) {
+			t.Helper()
+			seq, ts, err := fs.StoreMsg("foo", nil, msg, 0)
+			require_NoError(t, err)
+			return seq, ts
+		}
+
+		// The last time survives a removal and a restart.
+		start()
+		seq, ts := storeOne()
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+		requireLastTime(ts)
+		restart()
+		requireLastTime(ts)
+
+		// ... a purge and a restart.
+		seq, ts = storeOne()
+		_, err = fs.LoadMsg(seq, nil)
+		require_NoError(t, err)
+		_, err = fs.Purge()
+		require_NoError(t, err)
+		restart()
+		requireLastTime(ts)
+
+		// ... expiry and a restart.
+		storeOne()
+		seq, ts = storeOne()
+		require_Equal(t, seq, uint64(4))
+		checkFor(t, 5*time.Second, 100*time.Millisecond, func() error {
+			if n := fs.State().Msgs; n != 0 {
+				return fmt.Errorf("still %d messages", n)
+			}
+			return nil
+		})
+		restart()
+		requireLastTime(ts)
+
+		// ... and removing the last messages, with the last sequence kept.
+		storeOne()
+		seq, ts = storeOne()
+		require_Equal(t, seq, uint64(6))
+		for _, rseq := range []uint64{seq, seq - 1} {
+			removed, err := fs.RemoveMsg(rseq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+		restart()
+		requireLastTime(ts)
+		require_Equal(t, fs.State().LastSeq, uint64(6))
+	})
+}
+
+func TestFileStoreRebuildStateDmapAccountingBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fcfg.BlockSize = 1024 * 1024
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+		for i := 0; i < 100; i++ {
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+		}
+		for seq := uint64(2); seq <= 40; seq++ {
+			_, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+		}
+		mb := headBlock(fs)
+		require_True(t, mb != nil)
+
+		// The block's count must always equal its range less its deletes.
+		consistent := func(step string) {
+			t.Helper()
+			mb.mu.RLock()
+			defer mb.mu.RUnlock()
+			dels := uint64(mb.deleted.Size())
+			if span := mb.last.seq - mb.first.seq + 1; mb.msgs != span-dels {
+				t.Fatalf("%s: msgs %d, but first %d last %d with %d deletes", step, mb.msgs, mb.first.seq, mb.last.seq, dels)
+			}
+		}
+		consistent("after removes")
+		require_Equal(t, mb.msgs, uint64(61))
+
+		mb.mu.Lock()
+		err := mb.compact()
+		mb.mu.Unlock()
+		require_NoError(t, err)
+
+		// With the head gone the compacted gap 2-40 must not be counted
+		// again when the block is rebuilt from its file.
+		_, err = fs.RemoveMsg(1)
+		require_NoError(t, err)
+		mb.mu.Lock()
+		_, _, err = mb.rebuildStateLocked()
+		mb.mu.Unlock()
+		require_NoError(t, err)
+		consistent("after rebuild")
+		require_Equal(t, mb.msgs, uint64(60))
+	})
+}
+
+func TestFileStoreFilteredFirstMatchingBug(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage})
+		for _, payload := range []string{"A", "B", "C"} {
+			_, _, err := fs.StoreMsg("foo.foo", nil, []byte(payload), 0)
+			require_NoError(t, err)
+		}
+
+		// Drop the subject state and build it again while the block holds a
+		// single subject.
+		fs.mu.RLock()
+		mb := fs.lastBlock
+		fs.mu.RUnlock()
+		mb.mu.Lock()
+		mb.subjects = nil
+		err := mb.generatePerSubjectInfo()
+		numSubjects := 0
+		if mb.subjects != nil {
+			numSubjects = mb.subjects.Size()
+		}
+		mb.mu.Unlock()
+		require_NoError(t, err)
+		require_Equal(t, numSubjects, 1)
+
+		// A second subject joins the block: a filtered load past foo.foo's
+		// messages must not return it.
+		_, _, err = fs.StoreMsg("foo.bar", nil, []byte("X"), 0)
+		require_NoError(t, err)
+		sm, _, err := fs.LoadNextMsg("foo.foo", false, 4, nil)
+		if err == nil || sm != nil {
+			t.Fatalf("filtered load returned a message of another subject: %+v", sm)
+		}
+		sm, _, err = fs.LoadNextMsg("foo.bar", false, 4, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, uint64(4))
+	})
+}
+
+func TestFileStoreRecaluclateFirstForSubjBug(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+	for _, subj := range []string{"foo", "bar", "foo"} {
+		_, _, err := fs.StoreMsg(subj, nil, nil, 0)
+		require_NoError(t, err)
+	}
+	for _, seq := range []uint64{1, 2} {
+		_, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+	}
+	mb := headBlock(fs)
+
+	// A state whose first is stale, still pointing below the block's first,
+	// recalculated with no cache loaded (upstream panicked here).
+	ss := &SimpleState{Msgs: 1, First: 1, Last: 3, firstNeedsUpdate: true}
+	mb.mu.Lock()
+	mb.clearCacheAndOffset()
+	err := mb.recalculateForSubj("foo", ss)
+	mb.mu.Unlock()
+	require_NoError(t, err)
+	require_Equal(t, *ss, SimpleState{Msgs: 1, First: 3, Last: 3})
+}
+
+func TestFileStoreErrPartialLoad(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+	put := func(n int) error {
+		for i := 0; i < n; i++ {
+			if _, _, err := fs.StoreMsg("Z", nil, []byte("ZZZZZZZZZZZZZ"), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	require_NoError(t, put(100))
+
+	lastBlock := func() *msgBlock {
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		return fs.lastBlock
+	}
+	lmb := lastBlock()
+	lmb.mu.Lock()
+	lmb.clearCache()
+	lmb.mu.Unlock()
+
+	// Writers keep appending while the reader drops the last block's cache
+	// now and then and loads from it: a load must never see a partial cache.
+	quit := make(chan struct{})
+	writeErrs := make(chan error, 4)
+	var writers sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				if err := put(5); err != nil {
+					writeErrs <- err
+					return
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(quit)
+		writers.Wait()
+		close(writeErrs)
+		for err := range writeErrs {
+			t.Errorf("writer: %v", err)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+
+	var smv StoreMsg
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 2000; i++ {
+		lmb := lastBlock()
+		lmb.mu.Lock()
+		first, last := lmb.first.seq, lmb.last.seq
+		if i%100 == 0 {
+			lmb.clearCache()
+		}
+		lmb.mu.Unlock()
+		if spread := int(last - first); spread > 0 {
+			seq := first + uint64(rng.Intn(spread))
+			sm, err := fs.LoadMsg(seq, &smv)
+			require_NoError(t, err)
+			require_Equal(t, sm.seq, seq)
+		}
+	}
+}
+
+func TestFileStoreErrPartialLoadOnSyncClose(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 500},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+	// Records of 50 bytes, ten to a block; five fill half of it.
+	msg := bytes.Repeat([]byte("A"), 19)
+	for _, subj := range []string{"A", "B", "C", "D", "E"} {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.State().Bytes, uint64(5*50))
+
+	// What the background sync does to an idle last block.
+	fs.mu.RLock()
+	lmb := fs.lastBlock
+	fs.mu.RUnlock()
+	require_True(t, lmb != nil)
+	lmb.mu.Lock()
+	lmb.tryExpireCacheLocked()
+	err := lmb.dirtyCloseWithRemove(false)
+	lmb.mu.Unlock()
+	require_NoError(t, err)
+
+	// The next write reopens it; earlier records must still load.
+	seq, _, err := fs.StoreMsg("Z", nil, msg, 0)
+	require_NoError(t, err)
+	require_Equal(t, seq, uint64(6))
+	sm, err := fs.LoadMsg(1, nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.subj, "A")
+	sm, err = fs.LoadMsg(6, nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.subj, "Z")
+}
+
+func TestFileStoreRecalcFirstSequenceBug(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, MaxMsgsPer: 2, Storage: FileStorage})
+	msg := bytes.Repeat([]byte("A"), 22)
+	for _, subj := range []string{"A", "A", "B", "B"} {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+	clearLastCache := func() {
+		fs.mu.RLock()
+		mb := fs.lastBlock
+		fs.mu.RUnlock()
+		mb.mu.Lock()
+		mb.clearCacheAndOffset()
+		mb.mu.Unlock()
+	}
+	clearLastCache()
+	_, _, err := fs.StoreMsg("A", nil, msg, 0)
+	require_NoError(t, err)
+
+	// Readers of the last "A" race with writers that push older "A"s out
+	// under the per-subject limit, with the cache dropped between reads.
+	const n = 1000
+	var (
+		wg         sync.WaitGroup
+		start      = make(chan struct{})
+		readErr    error
+		writeErr   error
+		readerSeen uint64
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-start
+		for i := 0; i < n; i++ {
+			sm, err := fs.LoadLastMsg("A", nil)
+			if err != nil {
+				readErr = err
+				return
+			}
+			if sm.seq < readerSeen {
+				readErr = fmt.Errorf("last A went back from %d to %d", readerSeen, sm.seq)
+				return
+			}
+			readerSeen = sm.seq
+			clearLastCache()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-start
+		for i := 0; i < n; i++ {
+			if _, _, err := fs.StoreMsg("A", nil, msg, 0); err != nil {
+				writeErr = err
+				return
+			}
+		}
+	}()
+	close(start)
+	wg.Wait()
+	require_NoError(t, readErr)
+	require_NoError(t, writeErr)
+
+	// Two of each subject remain, and the last A is the last message.
+	lastSeq := uint64(5 + n)
+	portCCheckState(t, fs, 4, 3, lastSeq)
+	ss, err := fs.FilteredState(1, "A")
+	require_NoError(t, err)
+	require_Equal(t, ss, SimpleState{Msgs: 2, First: lastSeq - 1, Last: lastSeq})
+	sm, err := fs.LoadLastMsg("A", nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.seq, lastSeq)
+}
