@@ -780,3 +780,216 @@ func TestFileStoreCompactHeadReclaimRecompressedBlock(t *testing.T) {
 		checkTail()
 	})
 }
+
+// requireDeleteBlocks checks fs.deleteBlocks against exp: same kinds of
+// block, same first, last and count each.
+func requireDeleteBlocks(t *testing.T, fs *fileStore, exp DeleteBlocks) {
+	t.Helper()
+	fs.mu.RLock()
+	dbs, _ := fs.deleteBlocks()
+	fs.mu.RUnlock()
+	if len(dbs) != len(exp) {
+		t.Fatalf("expected %d delete blocks, got %d: %s", len(exp), len(dbs), describeDeleteBlocks(dbs))
+	}
+	for i, found := range dbs {
+		ef, el, en := exp[i].State()
+		ff, fl, fn := found.State()
+		if reflect.TypeOf(exp[i]) != reflect.TypeOf(found) || ef != ff || el != fl || en != fn {
+			t.Fatalf("delete block %d: expected %T{%d..%d #%d}, got %s", i, exp[i], ef, el, en, describeDeleteBlocks(dbs))
+		}
+	}
+}
+
+// describeDeleteBlocks renders delete blocks for failure messages.
+func describeDeleteBlocks(dbs DeleteBlocks) string {
+	var b bytes.Buffer
+	for _, db := range dbs {
+		f, l, n := db.State()
+		fmt.Fprintf(&b, "%T{%d..%d #%d} ", db, f, l, n)
+	}
+	return b.String()
+}
+
+// newOneMsgPerBlockStore opens a store whose blocks each hold one 256-byte
+// message and stores 20 of them.
+func newOneMsgPerBlockStore(t *testing.T) *fileStore {
+	t.Helper()
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir(), BlockSize: 256}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+	msg := make([]byte, 256)
+	for range 20 {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	fs.mu.RLock()
+	nblks := len(fs.blocks)
+	fs.mu.RUnlock()
+	require_Equal(t, nblks, 20)
+	return fs
+}
+
+// removeMsgs removes each of seqs, failing on errors.
+func removeMsgs(t *testing.T, fs *fileStore, seqs ...uint64) {
+	t.Helper()
+	for _, seq := range seqs {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		if !removed {
+			t.Fatalf("seq %d was not removed", seq)
+		}
+	}
+}
+
+func TestFileStoreDeleteRangeTwoGaps(t *testing.T) {
+	fs := newOneMsgPerBlockStore(t)
+
+	// Two gaps with live blocks between them must stay two ranges.
+	removeMsgs(t, fs, 10, 15)
+	requireDeleteBlocks(t, fs, DeleteBlocks{
+		&DeleteRange{First: 10, Num: 1},
+		&DeleteRange{First: 15, Num: 1},
+	})
+}
+
+func TestFileStoreDeleteBlocksWithSingleMessageBlocks(t *testing.T) {
+	fs := newOneMsgPerBlockStore(t)
+
+	steps := []struct {
+		name   string
+		remove []uint64
+		want   DeleteBlocks
+	}{
+		{"one gap", []uint64{10}, DeleteBlocks{&DeleteRange{First: 10, Num: 1}}},
+		{"gap extended", []uint64{11}, DeleteBlocks{&DeleteRange{First: 10, Num: 2}}},
+		{"second gap", []uint64{5}, DeleteBlocks{
+			&DeleteRange{First: 5, Num: 1},
+			&DeleteRange{First: 10, Num: 2},
+		}},
+		{"gaps joined", []uint64{6, 7, 8, 9}, DeleteBlocks{&DeleteRange{First: 5, Num: 7}}},
+		{"more gaps", []uint64{3, 16, 17, 18}, DeleteBlocks{
+			&DeleteRange{First: 3, Num: 1},
+			&DeleteRange{First: 5, Num: 7},
+			&DeleteRange{First: 16, Num: 3},
+		}},
+		{"first removed changes nothing", []uint64{1}, DeleteBlocks{
+			&DeleteRange{First: 3, Num: 1},
+			&DeleteRange{First: 5, Num: 7},
+			&DeleteRange{First: 16, Num: 3},
+		}},
+		{"last removed is a gap", []uint64{20}, DeleteBlocks{
+			&DeleteRange{First: 3, Num: 1},
+			&DeleteRange{First: 5, Num: 7},
+			&DeleteRange{First: 16, Num: 3},
+			&DeleteRange{First: 20, Num: 1},
+		}},
+		{"last gap extended", []uint64{19}, DeleteBlocks{
+			&DeleteRange{First: 3, Num: 1},
+			&DeleteRange{First: 5, Num: 7},
+			&DeleteRange{First: 16, Num: 5},
+		}},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			removeMsgs(t, fs, step.remove...)
+			requireDeleteBlocks(t, fs, step.want)
+		})
+	}
+}
+
+func TestFileStoreDeleteBlocks(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir(), BlockSize: 256}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	msg := make([]byte, 20)
+	for range 20 {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	// Five blocks of four: [1,4] [5,8] [9,12] [13,16] [17,20].
+	fs.mu.RLock()
+	nblks := len(fs.blocks)
+	fs.mu.RUnlock()
+	require_Equal(t, nblks, 5)
+
+	steps := []struct {
+		name   string
+		remove []uint64
+		want   DeleteBlocks
+	}{
+		{"gap between blocks", []uint64{9}, DeleteBlocks{&DeleteRange{First: 9, Num: 1}}},
+		{"gap extended", []uint64{10}, DeleteBlocks{&DeleteRange{First: 9, Num: 2}}},
+		{"interior delete before the gap", []uint64{8}, DeleteBlocks{
+			seqSetOf(8),
+			&DeleteRange{First: 9, Num: 2},
+		}},
+		{"head of the last block", []uint64{18, 17}, DeleteBlocks{
+			seqSetOf(8),
+			&DeleteRange{First: 9, Num: 2},
+			&DeleteRange{First: 17, Num: 2},
+		}},
+		{"whole block removed", []uint64{6, 5, 7}, DeleteBlocks{
+			&DeleteRange{First: 5, Num: 6},
+			&DeleteRange{First: 17, Num: 2},
+		}},
+		{"last message removed", []uint64{20}, DeleteBlocks{
+			&DeleteRange{First: 5, Num: 6},
+			&DeleteRange{First: 17, Num: 2},
+			seqSetOf(20),
+		}},
+		{"last block emptied", []uint64{19}, DeleteBlocks{
+			&DeleteRange{First: 5, Num: 6},
+			&DeleteRange{First: 17, Num: 4},
+		}},
+		{"middle block removed", []uint64{11, 12}, DeleteBlocks{
+			&DeleteRange{First: 5, Num: 8},
+			&DeleteRange{First: 17, Num: 4},
+		}},
+		{"first block removed", []uint64{1, 2, 3, 4}, DeleteBlocks{
+			&DeleteRange{First: 17, Num: 4},
+		}},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			removeMsgs(t, fs, step.remove...)
+			requireDeleteBlocks(t, fs, step.want)
+		})
+	}
+}
+
+func TestFileStoreDeleteBlocksWithManyEmptyBlocks(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir(), BlockSize: 33 * 6}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	// 1.blk holds six messages. Each later block gets a tombstone for
+	// 1.blk, tombstones for the two messages of the block before it and
+	// (all but the last) two messages of its own.
+	storeFooMsgs(t, fs, 6)
+	for i := range 5 {
+		newMsgBlockForWriteT(t, fs)
+		removeMsgs(t, fs, uint64(i+2))
+		if i > 0 {
+			removeMsgs(t, fs, uint64(7+(i-1)*2), uint64(8+(i-1)*2))
+		}
+		if i < 4 {
+			storeFooMsgs(t, fs, 2)
+		}
+	}
+	requireDeleteBlocks(t, fs, DeleteBlocks{
+		seqSetOf(2, 3, 4, 5, 6),
+		&DeleteRange{First: 7, Num: 8},
+	})
+
+	// Compacting every block turns 1.blk's interior deletes into a
+	// trailing gap that joins the run of empty blocks.
+	fs.mu.Lock()
+	for _, mb := range fs.blocks {
+		mb.mu.Lock()
+		err := mb.compact()
+		mb.mu.Unlock()
+		require_NoError(t, err)
+	}
+	fs.mu.Unlock()
+	requireDeleteBlocks(t, fs, DeleteBlocks{
+		&DeleteRange{First: 2, Num: 13},
+	})
+}
