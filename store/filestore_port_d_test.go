@@ -786,8 +786,14 @@ func TestFileStoreCompactHeadReclaimRecompressedBlock(t *testing.T) {
 func requireDeleteBlocks(t *testing.T, fs *fileStore, exp DeleteBlocks) {
 	t.Helper()
 	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	requireDeleteBlocksLocked(t, fs, exp)
+}
+
+// requireDeleteBlocksLocked is requireDeleteBlocks with fs.mu held.
+func requireDeleteBlocksLocked(t *testing.T, fs *fileStore, exp DeleteBlocks) {
+	t.Helper()
 	dbs, _ := fs.deleteBlocks()
-	fs.mu.RUnlock()
 	if len(dbs) != len(exp) {
 		t.Fatalf("expected %d delete blocks, got %d: %s", len(exp), len(dbs), describeDeleteBlocks(dbs))
 	}
@@ -992,4 +998,212 @@ func TestFileStoreDeleteBlocksWithManyEmptyBlocks(t *testing.T) {
 	requireDeleteBlocks(t, fs, DeleteBlocks{
 		&DeleteRange{First: 2, Num: 13},
 	})
+}
+
+// blockRange returns a block's first and last sequence.
+func blockRange(mb *msgBlock) (uint64, uint64) {
+	return atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
+}
+
+// requireBlockRange checks a block's first and last sequence.
+func requireBlockRange(t *testing.T, mb *msgBlock, first, last uint64) {
+	t.Helper()
+	if f, l := blockRange(mb); f != first || l != last {
+		t.Fatalf("expected block %d to span [%d,%d], got [%d,%d]", mb.index, first, last, f, l)
+	}
+}
+
+// compactBlockT compacts mb under its lock.
+func compactBlockT(t *testing.T, mb *msgBlock) {
+	t.Helper()
+	mb.mu.Lock()
+	err := mb.compact()
+	mb.mu.Unlock()
+	require_NoError(t, err)
+}
+
+func TestFileStoreRemoveMsgsInRange(t *testing.T) {
+	fs := newOneMsgPerBlockStore(t)
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+
+	remove := func(first, last uint64) {
+		t.Helper()
+		require_NoError(t, fs.removeMsgsInRange(first, last, true))
+	}
+	checkDeleteBlocks := func(exp DeleteBlocks) {
+		t.Helper()
+		requireDeleteBlocksLocked(t, fs, exp)
+	}
+	requireHead := func(nblks int, first uint64) {
+		t.Helper()
+		require_Equal(t, len(fs.blocks), nblks)
+		require_Equal(t, atomic.LoadUint64(&fs.blocks[0].first.seq), first)
+	}
+
+	remove(1, 1)
+	requireHead(19, 2)
+	// Again: nothing left to remove.
+	remove(1, 1)
+	requireHead(19, 2)
+	remove(1, 2)
+	requireHead(18, 3)
+	remove(3, 4)
+	requireHead(16, 5)
+
+	// [5,8] [14,20] are left.
+	remove(9, 13)
+	require_Equal(t, len(fs.blocks), 11)
+	checkDeleteBlocks(DeleteBlocks{&DeleteRange{First: 9, Num: 5}})
+
+	remove(8, 8)
+	require_Equal(t, len(fs.blocks), 10)
+	checkDeleteBlocks(DeleteBlocks{&DeleteRange{First: 8, Num: 6}})
+
+	remove(17, 17)
+	require_Equal(t, len(fs.blocks), 9)
+	checkDeleteBlocks(DeleteBlocks{
+		&DeleteRange{First: 8, Num: 6},
+		&DeleteRange{First: 17, Num: 1},
+	})
+
+	// The last message goes; an empty block keeps its sequence.
+	remove(20, 20)
+	checkDeleteBlocks(DeleteBlocks{
+		&DeleteRange{First: 8, Num: 6},
+		&DeleteRange{First: 17, Num: 1},
+		&DeleteRange{First: 20, Num: 1},
+	})
+
+	// [5,6] and [19] are left.
+	remove(7, 18)
+	require_Equal(t, len(fs.blocks), 4)
+	checkDeleteBlocks(DeleteBlocks{
+		&DeleteRange{First: 7, Num: 12},
+		&DeleteRange{First: 20, Num: 1},
+	})
+
+	// Everything goes but the empty last block.
+	remove(1, 20)
+	require_Equal(t, len(fs.blocks), 1)
+	require_Equal(t, fs.blocks[0].msgs, 0)
+}
+
+func TestFileStoreRemoveMsgsInRangePartialBlocks(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir(), BlockSize: 256}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	msg := make([]byte, 16)
+	for range 20 {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	remove := func(first, last uint64) {
+		t.Helper()
+		require_NoError(t, fs.removeMsgsInRange(first, last, true))
+	}
+
+	// Blocks of five: [1,5] [6,10] [11,15] [16,20].
+	require_Equal(t, len(fs.blocks), 4)
+
+	// The tail of block 0 and the head of block 1.
+	remove(5, 6)
+	compactBlockT(t, fs.blocks[0])
+	require_Equal(t, len(fs.blocks), 4)
+	requireBlockRange(t, fs.blocks[0], 1, 4)
+	requireBlockRange(t, fs.blocks[1], 7, 10)
+
+	// Across blocks: block 1 goes whole.
+	remove(4, 11)
+	compactBlockT(t, fs.blocks[0])
+	require_Equal(t, len(fs.blocks), 3)
+	requireBlockRange(t, fs.blocks[0], 1, 3)
+	requireBlockRange(t, fs.blocks[1], 12, 15)
+
+	// Inside one block: 12 and 15 stay.
+	remove(13, 14)
+	compactBlockT(t, fs.blocks[1])
+	require_Equal(t, len(fs.blocks), 3)
+	requireBlockRange(t, fs.blocks[0], 1, 3)
+	require_Equal(t, fs.blocks[1].msgs, 2)
+	requireBlockRange(t, fs.blocks[1], 12, 15)
+
+	// To the end: 12 stays, the last block is emptied.
+	remove(13, 20)
+	compactBlockT(t, fs.blocks[1])
+	require_Equal(t, len(fs.blocks), 3)
+	requireBlockRange(t, fs.blocks[0], 1, 3)
+	require_Equal(t, fs.blocks[1].msgs, 1)
+	requireBlockRange(t, fs.blocks[1], 12, 12)
+
+	remove(10, 20)
+	require_Equal(t, len(fs.blocks), 2)
+
+	// Past the end: only the empty last block stays.
+	remove(1, 30)
+	require_Equal(t, len(fs.blocks), 1)
+	requireBlockRange(t, fs.blocks[0], 21, 20)
+}
+
+func TestFileStoreRemoveMsgsInRangeWithTombstones(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir(), BlockSize: 256}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	// [1,4]; [5,8]; [9,12] with tombstones 4,3,2,10; [13,16] with
+	// tombstones 14,15; [17,20].
+	storeFooMsgs(t, fs, 4)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 4)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 4)
+	removeMsgs(t, fs, 4, 3, 2, 10)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 4)
+	removeMsgs(t, fs, 14, 15)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 4)
+
+	checkBlock := func(mb *msgBlock, fseq, lseq uint64, tombs []uint64) {
+		t.Helper()
+		requireBlockRange(t, mb, fseq, lseq)
+		var got []uint64
+		for _, id := range mb.tombs() {
+			got = append(got, id.seq)
+		}
+		if !slices.Equal(tombs, got) {
+			t.Fatalf("block %d: expected tombstones %v, got %v", mb.index, tombs, got)
+		}
+	}
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	require_Equal(t, len(fs.blocks), 5)
+	checkBlock(fs.blocks[0], 1, 4, nil)
+	checkBlock(fs.blocks[1], 5, 8, nil)
+	checkBlock(fs.blocks[2], 9, 12, []uint64{4, 3, 2, 10})
+	checkBlock(fs.blocks[3], 13, 16, []uint64{14, 15})
+	checkBlock(fs.blocks[4], 17, 20, nil)
+
+	// Removing 4..17: block 1's tail is already gone; block 2 has no
+	// prior tombstones and goes whole; block 3 keeps tombstones for
+	// block 1 and stays (empty); block 4's tombstones are its own, so it
+	// goes whole; block 5 loses its head.
+	require_NoError(t, fs.removeMsgsInRange(4, 17, false))
+	checkBlock(fs.blocks[0], 1, 4, nil)
+	checkBlock(fs.blocks[1], 13, 12, []uint64{4, 3, 2, 10})
+	checkBlock(fs.blocks[2], 18, 20, []uint64{9, 11, 17})
+
+	// Past the last sequence: one empty block with the last tombstone.
+	require_NoError(t, fs.removeMsgsInRange(1, 100, false))
+	require_Equal(t, len(fs.blocks), 1)
+	checkBlock(fs.blocks[0], 21, 20, []uint64{20})
+
+	// Nothing more to remove.
+	require_NoError(t, fs.removeMsgsInRange(1, 100, false))
+	require_Equal(t, len(fs.blocks), 1)
+	checkBlock(fs.blocks[0], 21, 20, []uint64{20})
 }
