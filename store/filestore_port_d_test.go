@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1206,4 +1207,194 @@ func TestFileStoreRemoveMsgsInRangeWithTombstones(t *testing.T) {
 	require_NoError(t, fs.removeMsgsInRange(1, 100, false))
 	require_Equal(t, len(fs.blocks), 1)
 	checkBlock(fs.blocks[0], 21, 20, []uint64{20})
+}
+
+func TestFileStoreCorrectChecksumAfterTruncate(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+		// The tail checksum after seq 3 is what a truncate back to 3 must
+		// restore, both in memory and as read from the file.
+		var fileChk []byte
+		var memChk [8]byte
+		for i := range 5 {
+			_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+			require_NoError(t, err)
+			if i == 2 {
+				mb := headBlock(fs)
+				mb.mu.Lock()
+				fileChk = mb.lastChecksum()
+				memChk = mb.tailChecksum
+				mb.mu.Unlock()
+			}
+		}
+		require_True(t, bytes.Equal(fileChk, memChk[:]))
+
+		require_NoError(t, fs.Truncate(3))
+		mb := headBlock(fs)
+		mb.mu.Lock()
+		fileAfter := mb.lastChecksum()
+		memAfter := mb.tailChecksum
+		mb.mu.Unlock()
+		require_True(t, bytes.Equal(fileAfter, memAfter[:]))
+		require_True(t, bytes.Equal(fileChk, fileAfter))
+	})
+}
+
+func TestFileStoreCorruptionSetsHbitWithoutHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		parse func(mb *msgBlock, buf []byte) error
+		check func(t *testing.T, err error)
+	}{
+		{
+			name: "msgFromBuf",
+			parse: func(mb *msgBlock, buf []byte) error {
+				_, err := mb.msgFromBufNoCopy(buf, nil, mb.hasher)
+				return err
+			},
+			check: requireSanityCheckFailed,
+		},
+		{
+			name:  "indexCacheBuf",
+			parse: func(mb *msgBlock, buf []byte) error { return mb.indexCacheBuf(buf) },
+			check: func(t *testing.T, err error) { require_Error(t, err, errCorruptState) },
+		},
+		{
+			name: "rebuildState",
+			parse: func(mb *msgBlock, buf []byte) error {
+				_, _, err := mb.rebuildStateFromBufLocked(buf, false)
+				return err
+			},
+			check: requireSanityCheckFailed,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+				if headBlock(fs) == nil {
+					rollBlock(t, fs)
+				}
+				mb := headBlock(fs)
+
+				// A record whose length claims headers but that has none
+				// is too short for a header length: it must be rejected
+				// rather than read past.
+				fs.mu.Lock()
+				mb.mu.Lock()
+				err := mb.writeMsgRecordLocked(emptyRecordLen|hbit, 1, _EMPTY_, nil, nil, 0, false)
+				var buf []byte
+				if mb.cache != nil {
+					buf = slices.Clone(mb.cache.buf)
+				}
+				mb.mu.Unlock()
+				fs.mu.Unlock()
+				require_NoError(t, err)
+				if len(buf) == 0 {
+					t.Fatalf("expected the record in the cache")
+				}
+
+				mb.mu.Lock()
+				err = tc.parse(mb, buf)
+				mb.mu.Unlock()
+				tc.check(t, err)
+			})
+		})
+	}
+}
+
+// requireSanityCheckFailed fails unless err reports a failed sanity check.
+func requireSanityCheckFailed(t *testing.T, err error) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), "sanity check failed") {
+		t.Fatalf("expected a sanity check error, got %v", err)
+	}
+}
+
+func TestFileStoreSyncBlocksNoErrorOnConcurrentRemovedBlock(t *testing.T) {
+	fcfg := FileStoreConfig{Cipher: NoCipher, Compression: NoCompression, StoreDir: t.TempDir()}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	// Only this test runs syncBlocks.
+	fs.mu.Lock()
+	fs.cancelSyncTimer()
+	fs.mu.Unlock()
+
+	// 1.blk: 1, 2. 2.blk: 3 and the tombstone for 2. 3.blk: 4 and the
+	// tombstone for 3, which leaves 2.blk all dead.
+	storeFooMsgs(t, fs, 2)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 1)
+	removeMsgs(t, fs, 2)
+	newMsgBlockForWriteT(t, fs)
+	storeFooMsgs(t, fs, 1)
+	removeMsgs(t, fs, 3)
+
+	mb := msgBlockAt(fs, 1)
+	require_Equal(t, mb.index, 2)
+	mb.mu.Lock()
+	require_NoError(t, mb.ensureRawBytesLoaded())
+	shouldCompact := mb.shouldCompactSync()
+	mb.mu.Unlock()
+	require_True(t, shouldCompact)
+
+	// Hold the block while syncBlocks queues up behind its lock, then
+	// remove it: syncBlocks must skip the removed block without error.
+	var removeErr error
+	ready, done := make(chan struct{}), make(chan struct{})
+	mb.mu.Lock()
+	go func() {
+		defer close(done)
+		close(ready)
+		time.Sleep(200 * time.Millisecond)
+		fs.mu.Lock()
+		removeErr = fs.forceRemoveMsgBlock(mb)
+		fs.mu.Unlock()
+		mb.mu.Unlock()
+	}()
+	<-ready
+	fs.syncBlocks()
+	<-done
+	require_NoError(t, removeErr)
+
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	mb.mu.RLock()
+	defer mb.mu.RUnlock()
+	require_NoError(t, mb.writeErr)
+	require_NoError(t, fs.writeErr)
+}
+
+func TestFileStoreDontExpireCacheWithRecentWrite(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
+
+	_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+	require_NoError(t, err)
+
+	// The write leaves the cache loaded.
+	fmb := headBlock(fs)
+	fmb.mu.Lock()
+	cacheLoaded := fmb.cacheAlreadyLoaded()
+	fmb.lastLoadSeq = 0
+	fmb.mu.Unlock()
+	require_True(t, cacheLoaded)
+
+	// A read at the end of the block would expire the cache, but the
+	// recent write keeps it.
+	_, _, err = fs.LoadNextMsg(fwcs, true, 0, nil)
+	require_NoError(t, err)
+	fmb.mu.Lock()
+	fmb.lastLoadSeq = 0
+	cacheLoaded = fmb.cacheAlreadyLoaded()
+	// Once the write is old, the same read may expire it.
+	fmb.lastWrite = 0
+	fmb.mu.Unlock()
+	require_True(t, cacheLoaded)
+
+	_, _, err = fs.LoadNextMsg(fwcs, true, 0, nil)
+	require_NoError(t, err)
+	fmb.mu.Lock()
+	cacheLoaded = fmb.cacheAlreadyLoaded()
+	fmb.mu.Unlock()
+	require_False(t, cacheLoaded)
 }
