@@ -4,6 +4,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1397,4 +1398,85 @@ func TestFileStoreDontExpireCacheWithRecentWrite(t *testing.T) {
 	cacheLoaded = fmb.cacheAlreadyLoaded()
 	fmb.mu.Unlock()
 	require_False(t, cacheLoaded)
+}
+
+// zeroCacheAndDropSubjects loads the block's cache, zeroes its buffer (same
+// length, so the cache still looks loaded but no record parses) and drops
+// the per-subject state so that the next use rebuilds it from that cache.
+// mb.mu held.
+func zeroCacheAndDropSubjects(t *testing.T, mb *msgBlock) {
+	t.Helper()
+	require_NoError(t, mb.loadMsgsWithLock())
+	mb.cache.buf = make([]byte, len(mb.cache.buf))
+	mb.subjects = nil
+}
+
+func TestFileStoreMsgBlockWErrNotSetOnReadErrors(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{"foo"}})
+
+	_, _, err := fs.StoreMsg("foo", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+
+	mb := lastMsgBlock(fs)
+	fs.mu.Lock()
+	mb.mu.Lock()
+	zeroCacheAndDropSubjects(t, mb)
+	mb.mu.Unlock()
+	fs.mu.Unlock()
+
+	// Rebuilding the subject state fails on the unreadable cache. That is
+	// a read error and must not disable writes.
+	_, _, err = fs.StoreMsg("foo", nil, []byte("world"), 0)
+	if err == nil || !isReadErr(err) {
+		t.Fatalf("expected a read error, got %v", err)
+	}
+	checkWriteErr := func(want error) {
+		t.Helper()
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		require_Equal(t, mb.writeErr, want)
+		require_Equal(t, fs.writeErr, want)
+	}
+	checkWriteErr(nil)
+
+	// The next write reloads from disk and succeeds.
+	_, _, err = fs.StoreMsg("foo", nil, []byte("again"), 0)
+	require_NoError(t, err)
+	checkWriteErr(nil)
+
+	// A real write error still sticks to both the block and the store.
+	mb.mu.Lock()
+	mb.writeErr = io.ErrShortWrite
+	mb.mu.Unlock()
+	_, _, err = fs.StoreMsg("foo", nil, []byte("again"), 0)
+	require_Error(t, err, io.ErrShortWrite)
+	checkWriteErr(io.ErrShortWrite)
+}
+
+func TestFileStoreGeneratePerSubjectInfoFssNilOnError(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{"foo"}})
+
+	_, _, err := fs.StoreMsg("foo", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	mb := fs.lastBlock
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	zeroCacheAndDropSubjects(t, mb)
+
+	require_Error(t, mb.generatePerSubjectInfo())
+	// A failed rebuild leaves no half-built state behind, so the next
+	// ensurePerSubjectInfoLoaded tries again ...
+	require_True(t, mb.subjects == nil)
+	// ... and drops the bad cache, so that the retry reads the file.
+	require_True(t, mb.cache == nil)
+
+	require_NoError(t, mb.ensurePerSubjectInfoLoaded())
+	ss, ok := mb.subjects.Find([]byte("foo"))
+	require_True(t, ok)
+	require_Equal(t, ss.Msgs, 1)
 }
