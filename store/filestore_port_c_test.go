@@ -690,3 +690,193 @@ func TestFileStoreRecalcFirstSequenceBug(t *testing.T) {
 	require_NoError(t, err)
 	require_Equal(t, sm.seq, lastSeq)
 }
+
+func TestFileStoreMsgBlockHolesAndIndexing(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxMsgsPer: 1})
+
+	// Write records straight into the block, leaving sequence holes.
+	mb := headBlock(fs)
+	write := func(subj string, seq uint64) {
+		t.Helper()
+		rl := fileStoreMsgSize(subj, nil, []byte(subj))
+		require_NoError(t, mb.writeMsgRecord(rl, seq, subj, nil, []byte(subj), time.Now().UnixNano(), true))
+		fs.rebuildState(nil)
+	}
+	blockRange := func() (uint64, uint64) {
+		mb.mu.RLock()
+		defer mb.mu.RUnlock()
+		return mb.first.seq, mb.last.seq
+	}
+	requireRange := func(first, last uint64) {
+		t.Helper()
+		f, l := blockRange()
+		if f != first || l != last {
+			t.Fatalf("block range: want %d-%d, got %d-%d", first, last, f, l)
+		}
+	}
+	// Each read rebuilds the block from disk first, so the holes must be
+	// found again and indexed as deletes.
+	read := func(seq uint64, subj string) {
+		t.Helper()
+		ld, tombs, err := mb.rebuildState()
+		require_NoError(t, err)
+		require_True(t, ld == nil)
+		require_Len(t, len(tombs), 0)
+		fs.rebuildState(nil)
+		sm, _, err := mb.fetchMsg(seq, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.subj, subj)
+		require_True(t, bytes.Equal(sm.msg, []byte(subj)))
+	}
+
+	write("A", 2)
+	requireRange(2, 2)
+	write("B", 4)
+	requireRange(2, 4)
+	write("C", 12)
+	requireRange(2, 12)
+
+	read(4, "B")
+	mb.mu.RLock()
+	holeDeleted := mb.deleted.Exists(3)
+	mb.mu.RUnlock()
+	require_True(t, holeDeleted)
+	read(12, "C")
+	read(2, "A")
+
+	// Every hole reads as missing, and inside the block it is a delete.
+	for _, seq := range []uint64{1, 3, 5, 6, 7, 8, 9, 10, 11} {
+		_, _, err := mb.fetchMsg(seq, nil)
+		require_Error(t, err, ErrStoreMsgNotFound, errDeletedMsg)
+		mb.mu.RLock()
+		inBlock, deleted := seq >= mb.first.seq, mb.deleted.Exists(seq)
+		mb.mu.RUnlock()
+		if inBlock && !deleted {
+			t.Fatalf("hole %d is not in the delete map", seq)
+		}
+	}
+	mb.mu.RLock()
+	msgs := mb.msgs
+	mb.mu.RUnlock()
+	require_Equal(t, msgs, uint64(3))
+}
+
+func TestFileStoreMsgBlockCompactionAndHoles(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxMsgsPer: 1})
+	msg := bytes.Repeat([]byte("Z"), 1024)
+	for _, subj := range []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"} {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+	// Keep the first and last, remove everything between.
+	for seq := uint64(2); seq < 10; seq++ {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 1)
+	mb := headBlock(fs)
+	require_True(t, mb != nil)
+	totalBefore, usedBefore, err := fs.Utilization()
+	require_NoError(t, err)
+	require_True(t, totalBefore > usedBefore)
+
+	// Compaction leaves exactly the live records (and no tombstones, which
+	// are for this block's own messages).
+	mb.mu.Lock()
+	err = mb.compact()
+	mb.mu.Unlock()
+	require_NoError(t, err)
+	totalAfter, usedAfter, err := fs.Utilization()
+	require_NoError(t, err)
+	require_Equal(t, usedAfter, usedBefore)
+	require_Equal(t, totalAfter, usedAfter)
+
+	for _, seq := range []uint64{1, 10} {
+		sm, err := fs.LoadMsg(seq, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, seq)
+	}
+	_, err = fs.LoadMsg(5, nil)
+	require_Error(t, err, errDeletedMsg, ErrStoreMsgNotFound)
+}
+
+func TestFileStoreRemoveLastNoDoubleTombstones(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage, MaxMsgsPer: 1})
+	_, _, err := fs.StoreMsg("A", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+
+	// Removing the only message for a limit empties the last block: one
+	// block with a single tombstone remains, not two.
+	fs.mu.Lock()
+	removed, err := fs.removeMsgViaLimits(1)
+	fs.mu.Unlock()
+	require_NoError(t, err)
+	require_True(t, removed)
+
+	require_Equal(t, fs.numMsgBlocks(), 1)
+	mb := headBlock(fs)
+	require_True(t, mb != nil)
+	require_NoError(t, mb.loadMsgs())
+	total, _, err := fs.Utilization()
+	require_NoError(t, err)
+	require_Equal(t, total, uint64(emptyRecordLen))
+	require_Len(t, len(mb.tombs()), 1)
+	portCCheckState(t, fs, 0, 2, 1)
+}
+
+// portCLoadedCaches counts the blocks whose cache is fully loaded.
+func portCLoadedCaches(fs *fileStore) int {
+	fs.mu.RLock()
+	defer fs.mu.RUnlock()
+	var loaded int
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		if mb.cacheAlreadyLoaded() {
+			loaded++
+		}
+		mb.mu.RUnlock()
+	}
+	return loaded
+}
+
+func TestFileStoreFSSMeta(t *testing.T) {
+	fs := newTestFileStore(t,
+		FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 100, CacheExpire: 200 * time.Millisecond, SubjectStateExpire: time.Second},
+		StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage})
+	// Records of 50 bytes, two to a block: |A Z| |Z Z| |Z Z| |Z A|.
+	msg := bytes.Repeat([]byte("Z"), 19)
+	for _, subj := range []string{"A", "Z", "Z", "Z", "Z", "Z", "Z", "A"} {
+		_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 4)
+
+	// Let the caches expire; PurgeEx loads blocks back in.
+	time.Sleep(500 * time.Millisecond)
+	purged, err := fs.PurgeEx("A", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, uint64(2))
+	require_Equal(t, portCLoadedCaches(fs), 0)
+
+	// The subject state goes after SubjectStateExpire.
+	checkFor(t, 3*time.Second, 100*time.Millisecond, func() error {
+		fs.mu.RLock()
+		defer fs.mu.RUnlock()
+		for _, mb := range fs.blocks {
+			mb.mu.RLock()
+			notLoaded := mb.fssNotLoaded()
+			mb.mu.RUnlock()
+			if notLoaded {
+				return nil
+			}
+		}
+		return fmt.Errorf("every block still has its subject state")
+	})
+	ss, err := fs.FilteredState(1, "Z")
+	require_NoError(t, err)
+	require_Equal(t, ss, SimpleState{Msgs: 6, First: 2, Last: 7})
+}
