@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -879,4 +881,178 @@ func TestFileStoreFSSMeta(t *testing.T) {
 	ss, err := fs.FilteredState(1, "Z")
 	require_NoError(t, err)
 	require_Equal(t, ss, SimpleState{Msgs: 6, First: 2, Last: 7})
+}
+
+func TestFileStoreOptimizeFirstLoadNextMsgWithSequenceZero(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 4096}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
+	require_NoError(t, err)
+	msg := bytes.Repeat([]byte("ZZZ"), 33)
+	// Many blocks of foo.A, then foo.B only in the last one.
+	for i := 0; i < 5000; i++ {
+		_, _, err := fs.StoreMsg("foo.A", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	for i := 0; i < 10; i++ {
+		_, _, err := fs.StoreMsg("foo.B", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_True(t, fs.numMsgBlocks() > 100)
+	// Restart so no block has its subject state loaded to skip with.
+	require_NoError(t, fs.Stop())
+	fs = newTestFileStore(t, fcfg, cfg)
+
+	// A start of 0 means from the beginning; the store-wide subject index
+	// must lead straight to the last block without loading the others.
+	sm, nseq, err := fs.LoadNextMsg("foo.B", false, 0, nil)
+	require_NoError(t, err)
+	require_Equal(t, nseq, uint64(5001))
+	require_Equal(t, sm.subj, "foo.B")
+	require_Equal(t, fs.cacheLoads(), uint64(1))
+}
+
+func TestFileStoreEraseMsgWithDbitSlots(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+	_, _, err := fs.StoreMsg("foo", nil, []byte("abd"), 0)
+	require_NoError(t, err)
+	for i := 0; i < 10; i++ {
+		_, err := fs.SkipMsg(0)
+		require_NoError(t, err)
+	}
+	_, _, err = fs.StoreMsg("foo", nil, []byte("abd"), 0)
+	require_NoError(t, err)
+
+	// Compacting away the skips leaves dbit slots in the cache index
+	// between the two messages.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	err = mb.compact()
+	mb.mu.Unlock()
+	require_NoError(t, err)
+
+	erased, err := fs.EraseMsg(1)
+	require_NoError(t, err)
+	require_True(t, erased)
+	portCCheckState(t, fs, 1, 12, 12)
+	sm, err := fs.LoadMsg(12, nil)
+	require_NoError(t, err)
+	require_Equal(t, string(sm.msg), "abd")
+	_, err = fs.LoadMsg(1, nil)
+	require_Error(t, err)
+}
+
+func TestFileStoreEraseMsgWithAllTrailingDbitSlots(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+	_, _, err := fs.StoreMsg("foo", nil, []byte("abc"), 0)
+	require_NoError(t, err)
+	_, _, err = fs.StoreMsg("foo", nil, []byte("abcdefg"), 0)
+	require_NoError(t, err)
+	for i := 0; i < 10; i++ {
+		_, err := fs.SkipMsg(0)
+		require_NoError(t, err)
+	}
+
+	// After compaction the message to erase is followed only by dbit
+	// slots, so its length runs to the end of the buffer.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	err = mb.compact()
+	mb.mu.Unlock()
+	require_NoError(t, err)
+
+	erased, err := fs.EraseMsg(2)
+	require_NoError(t, err)
+	require_True(t, erased)
+	portCCheckState(t, fs, 1, 1, 12)
+	sm, err := fs.LoadMsg(1, nil)
+	require_NoError(t, err)
+	require_Equal(t, string(sm.msg), "abc")
+	_, err = fs.LoadMsg(2, nil)
+	require_Error(t, err)
+
+	// The erased payload is gone from the file, not just hidden.
+	require_NoError(t, fs.FlushAllPending())
+	mb.mu.Lock()
+	buf, err := mb.loadBlock(nil)
+	mb.mu.Unlock()
+	require_NoError(t, err)
+	require_False(t, bytes.Contains(buf, []byte("abcdefg")))
+	require_True(t, bytes.Contains(buf, []byte("abc")))
+}
+
+func TestFileStoreMsgBlockFirstAndLastSeqCorrupt(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	for i := 1; i <= 10; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("abc"), 0)
+		require_NoError(t, err)
+	}
+	purged, err := fs.Purge()
+	require_NoError(t, err)
+	require_Equal(t, purged, uint64(10))
+
+	// Corrupt the empty block's range: last below the tombstone it holds.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	mb.tryForceExpireCacheLocked()
+	atomic.StoreUint64(&mb.last.seq, 9)
+	mb.mu.Unlock()
+
+	// Loading notices, rebuilds from the file and recovers the range.
+	require_NoError(t, mb.loadMsgs())
+	mb.mu.RLock()
+	fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
+	mb.mu.RUnlock()
+	require_Equal(t, fseq, uint64(11))
+	require_Equal(t, lseq, uint64(10))
+}
+
+func TestFileStoreRecoverWithRemovesAndNoIndexDB(t *testing.T) {
+	sd := t.TempDir()
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage}
+	fs, err := newFileStoreWithCreated(FileStoreConfig{StoreDir: sd, BlockSize: 250}, cfg, time.Now(), nil)
+	require_NoError(t, err)
+	defer func() { fs.Stop() }()
+	for i := 1; i <= 10; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("abc"), 0)
+		require_NoError(t, err)
+	}
+	for _, seq := range []uint64{1, 2, 8} {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+	}
+	requireState := func() {
+		t.Helper()
+		var ss StreamState
+		fs.FastState(&ss)
+		require_Equal(t, ss.FirstSeq, uint64(3))
+		require_Equal(t, ss.LastSeq, uint64(10))
+		require_Equal(t, ss.Msgs, uint64(7))
+	}
+	requireState()
+
+	// Compact the last block, which holds the tombstones of the others.
+	fs.mu.RLock()
+	lmb := fs.lastBlock
+	fs.mu.RUnlock()
+	lmb.mu.Lock()
+	err = lmb.compact()
+	lmb.mu.Unlock()
+	require_NoError(t, err)
+
+	// Without index.db recovery must rebuild the same state from blocks.
+	require_NoError(t, fs.Stop())
+	require_NoError(t, os.Remove(filepath.Join(sd, msgDir, streamStreamStateFile)))
+	fs, err = newFileStoreWithCreated(FileStoreConfig{StoreDir: sd}, cfg, time.Now(), nil)
+	require_NoError(t, err)
+	requireState()
+	for seq := uint64(1); seq <= 10; seq++ {
+		_, err := fs.LoadMsg(seq, nil)
+		if seq == 1 || seq == 2 || seq == 8 {
+			require_Error(t, err)
+		} else {
+			require_NoError(t, err)
+		}
+	}
 }
