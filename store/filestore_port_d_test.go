@@ -5,14 +5,18 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/porttracker/porttracker/store/avl"
 )
 
 // Ported upstream file store tests (batch 15, msgBlock internals, part D):
@@ -1479,4 +1483,315 @@ func TestFileStoreGeneratePerSubjectInfoFssNilOnError(t *testing.T) {
 	ss, ok := mb.subjects.Find([]byte("foo"))
 	require_True(t, ok)
 	require_Equal(t, ss.Msgs, 1)
+}
+
+// raceDuration bounds the concurrent tests below; they are meant to be run
+// with -race, which sees a bad interleaving quickly.
+const raceDuration = 750 * time.Millisecond
+
+func TestFileStoreSubjectForSeqAliasRace(t *testing.T) {
+	// Many small blocks whose caches come and go under the readers.
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "TEST", Subjects: []string{"foo.>"}, Storage: FileStorage})
+
+	const n = 256
+	subjects := make([]string, n) // by seq-1
+	for i := range subjects {
+		// Long, distinct subjects: a view of a reused buffer shows.
+		subjects[i] = fmt.Sprintf("foo.seq-%05d-%s", i+1, strings.Repeat("A", 40))
+		_, _, err := fs.StoreMsg(subjects[i], nil, []byte("payload"), 0)
+		require_NoError(t, err)
+	}
+	require_True(t, fs.numMsgBlocks() >= 4)
+
+	var (
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		lookups  atomic.Int64
+		mismatch atomic.Pointer[string]
+	)
+	for r := range 4 {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(r), 1))
+			for !stop.Load() {
+				seq := uint64(rng.IntN(n) + 1)
+				got, err := fs.SubjectForSeq(seq)
+				if err != nil {
+					msg := fmt.Sprintf("seq %d: %v", seq, err)
+					mismatch.CompareAndSwap(nil, &msg)
+					return
+				}
+				lookups.Add(1)
+				if got != subjects[seq-1] {
+					msg := fmt.Sprintf("seq %d: got %q, want %q", seq, got, subjects[seq-1])
+					mismatch.CompareAndSwap(nil, &msg)
+					return
+				}
+			}
+		}(r)
+	}
+	// Drop every block's cache over and over while the readers run.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			fs.mu.RLock()
+			blks := slices.Clone(fs.blocks)
+			fs.mu.RUnlock()
+			for _, mb := range blks {
+				mb.tryForceExpireCache()
+			}
+		}
+	}()
+
+	deadline := time.Now().Add(raceDuration)
+	for time.Now().Before(deadline) && mismatch.Load() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if msg := mismatch.Load(); msg != nil {
+		t.Fatalf("SubjectForSeq returned a wrong answer: %s", *msg)
+	}
+	if lookups.Load() == 0 {
+		t.Fatalf("no lookups ran")
+	}
+}
+
+func TestFileStoreUpdateConfigSyncAlwaysRace(t *testing.T) {
+	cfg := StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{"foo"}, Replicas: 3, PersistMode: AsyncPersistMode}
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, cfg)
+
+	_, _, err := fs.StoreMsg("foo", nil, []byte("hello"), 0)
+	require_NoError(t, err)
+
+	// One side stores and flushes (reading the block's sync setting), the
+	// other keeps applying the config (writing it).
+	var (
+		wg     sync.WaitGroup
+		stored atomic.Uint64
+		errs   atomic.Pointer[error]
+	)
+	stored.Store(1)
+	stop := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, _, err := fs.StoreMsg("foo", nil, []byte("data"), 0); err != nil {
+				errs.CompareAndSwap(nil, &err)
+				return
+			}
+			stored.Add(1)
+			if lmb := lastMsgBlock(fs); lmb != nil {
+				if err := lmb.flushPendingMsgs(); err != nil {
+					errs.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(stop)
+		for range 300 {
+			ncfg := cfg
+			if err := fs.UpdateConfig(&ncfg); err != nil {
+				errs.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	if err := errs.Load(); err != nil {
+		t.Fatalf("unexpected error: %v", *err)
+	}
+
+	state := fs.State()
+	require_Equal(t, state.Msgs, stored.Load())
+	require_Equal(t, state.LastSeq, stored.Load())
+	require_Equal(t, fs.SubjectsTotals("foo")["foo"], stored.Load())
+}
+
+func TestFileStoreStoreRawMsgTTLsRace(t *testing.T) {
+	// One big block so that the writers' TTL counting and the readers'
+	// reindexing both work on the last block.
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 8 * 1024 * 1024, CacheExpire: time.Millisecond}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"test"}, Storage: FileStorage, AllowMsgTTL: true})
+
+	// Long enough that nothing expires during the test.
+	ttl := int64(3600)
+	hdr := fmt.Appendf(nil, "NATS/1.0\r\n%s: %d\r\n\r\n", JSMessageTTL, ttl)
+	_, _, err := fs.StoreMsg("test", hdr, []byte("hello"), ttl)
+	require_NoError(t, err)
+
+	var (
+		stop atomic.Bool
+		wg   sync.WaitGroup
+		errs atomic.Pointer[error]
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if _, _, err := fs.StoreMsg("test", hdr, []byte("hello"), ttl); err != nil {
+					errs.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	// Reloading the block recounts its TTL headers.
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				lmb := lastMsgBlock(fs)
+				fseq := atomic.LoadUint64(&lmb.first.seq)
+				lmb.mu.Lock()
+				_, err := lmb.flushPendingMsgsLocked()
+				lmb.clearCacheAndOffset()
+				lmb.mu.Unlock()
+				if err != nil {
+					errs.CompareAndSwap(nil, &err)
+					return
+				}
+				if _, err := fs.LoadMsg(fseq, nil); err != nil {
+					errs.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(raceDuration)
+	stop.Store(true)
+	wg.Wait()
+	if err := errs.Load(); err != nil {
+		t.Fatalf("unexpected error: %v", *err)
+	}
+
+	// Every message carries a TTL and all are in the one block.
+	state := fs.State()
+	require_Equal(t, fs.numMsgBlocks(), 1)
+	lmb := lastMsgBlock(fs)
+	lmb.mu.Lock()
+	ttls := lmb.ttls
+	lmb.clearCacheAndOffset()
+	require_NoError(t, lmb.loadMsgsWithLock())
+	recounted := lmb.ttls
+	lmb.mu.Unlock()
+	require_Equal(t, recounted, state.Msgs)
+	require_Equal(t, ttls, state.Msgs)
+}
+
+func TestFileStoreSyncDeletedDmapAliasRace(t *testing.T) {
+	// Small blocks, many of them.
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
+
+	msg := bytes.Repeat([]byte("Z"), 50)
+	const total = 600
+	for range total {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	// Interior deletes in many blocks, then compaction so the records are
+	// gone from disk and every reload rebuilds the delete maps.
+	for seq := uint64(2); seq <= total-1; seq += 3 {
+		removeMsgs(t, fs, seq)
+	}
+	fs.mu.RLock()
+	blks := slices.Clone(fs.blocks)
+	fs.mu.RUnlock()
+	for _, mb := range blks[:len(blks)-1] {
+		compactBlockT(t, mb)
+	}
+
+	// Our own delete blocks, copied, are what a follower would be told.
+	fs.mu.Lock()
+	fs.readLockAllMsgBlocks()
+	live, _ := fs.deleteBlocks()
+	dbs := make(DeleteBlocks, len(live))
+	for i, db := range live {
+		switch d := db.(type) {
+		case *avl.SequenceSet:
+			dbs[i] = d.Clone()
+		case *DeleteRange:
+			cp := *d
+			dbs[i] = &cp
+		default:
+			dbs[i] = db
+		}
+	}
+	fs.readUnlockAllMsgBlocks()
+	fs.mu.Unlock()
+	require_True(t, len(dbs) > 0)
+	before := fs.State()
+
+	// SyncDeleted reads the delete maps while reloads rebuild them.
+	var (
+		wg   sync.WaitGroup
+		errs atomic.Pointer[error]
+	)
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := fs.SyncDeleted(dbs); err != nil {
+					errs.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, mb := range blks {
+					mb.mu.Lock()
+					mb.tryForceExpireCacheLocked()
+					err := mb.loadMsgsWithLock()
+					mb.mu.Unlock()
+					if err != nil {
+						errs.CompareAndSwap(nil, &err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(raceDuration)
+	close(stop)
+	wg.Wait()
+	if err := errs.Load(); err != nil {
+		t.Fatalf("unexpected error: %v", *err)
+	}
+
+	// The deletes we already had change nothing.
+	if after := fs.State(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("expected state\n %+v\ngot\n %+v", before, after)
+	}
 }
