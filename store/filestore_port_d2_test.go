@@ -83,10 +83,10 @@ func TestFileStoreCorruptionSetsHbitWithoutHeaders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 				fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage, Subjects: []string{">"}})
-				if headBlock(fs) == nil {
-					rollBlock(t, fs)
-				}
 				mb := headBlock(fs)
+				if mb == nil {
+					t.Fatalf("expected a write block")
+				}
 
 				// A record whose length claims headers but that has none
 				// is too short for a header length: it must be rejected

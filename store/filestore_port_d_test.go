@@ -49,9 +49,6 @@ func TestFileStoreCacheLookupOnEmptyBlock(t *testing.T) {
 		fs := newTestFileStore(t, fcfg, cfg)
 
 		// A store with nothing in it still has a (fresh, empty) write block.
-		if lastMsgBlock(fs) == nil {
-			rollBlock(t, fs)
-		}
 		lmb := lastMsgBlock(fs)
 		if lmb == nil {
 			t.Fatalf("expected a last block")
