@@ -1056,3 +1056,221 @@ func TestFileStoreRecoverWithRemovesAndNoIndexDB(t *testing.T) {
 		}
 	}
 }
+
+func TestFileStoreMsgBlockShouldCompact(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	// 127 of these fit in a default block.
+	msg := bytes.Repeat([]byte("Z"), 64*1024)
+	for i := 0; i < 190; i++ {
+		_, _, err := fs.StoreMsg("foo.22", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 2)
+
+	// Removing the second half of the first block puts its tombstones in
+	// the second block and compacts the first inline once it is half dead.
+	for seq := uint64(64); seq <= 127; seq++ {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+	}
+	first, second := msgBlockAt(fs, 0), msgBlockAt(fs, 1)
+
+	first.mu.RLock()
+	live, raw, should := first.bytes, first.rawBytes, first.shouldCompactInline()
+	first.mu.RUnlock()
+	require_Equal(t, live, raw)
+	require_False(t, should)
+
+	// The second block's tombstones alone never make it worth compacting.
+	second.mu.RLock()
+	should = second.shouldCompactInline()
+	second.mu.RUnlock()
+	require_False(t, should)
+	portCCheckState(t, fs, 190-64, 1, 190)
+}
+
+func TestFileStoreDmapBlockRecoverAfterCompact(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 256},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage, MaxMsgsPer: 1})
+	msg := []byte("hello")
+	// Six records fill the first block.
+	for i := 1; i <= 6; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 1)
+	// Replacing foo.2-foo.5 under MaxMsgsPer 1 punches holes 2-5 in it.
+	for i := 2; i < 6; i++ {
+		_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 2)
+
+	// Compact the first block, forget its delete map, and rebuild it from
+	// the file alone: the gaps compaction left must come back as deletes.
+	mb := headBlock(fs)
+	mb.mu.Lock()
+	err := mb.compact()
+	var (
+		ld    *LostStreamData
+		tombs []uint64
+		dels  []uint64
+		msgs  uint64
+	)
+	if err == nil {
+		mb.deleted.Empty()
+		ld, tombs, err = mb.rebuildStateLocked()
+		mb.deleted.Range(func(seq uint64) bool {
+			dels = append(dels, seq)
+			return true
+		})
+		msgs = mb.msgs
+	}
+	mb.mu.Unlock()
+	require_NoError(t, err)
+	require_True(t, ld == nil)
+	require_Len(t, len(tombs), 0)
+	require_Equal(t, fmt.Sprint(dels), "[2 3 4 5]")
+	require_Equal(t, msgs, uint64(2))
+}
+
+func TestFileStoreRestoreDeleteTombstonesExceedingMaxBlkSize(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		const blockSize = 256
+		fcfg.BlockSize = blockSize
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+
+		// Start the stream at a high sequence.
+		const base = 1_000_000_000
+		n, err := fs.PurgeEx(_EMPTY_, base, 0)
+		require_NoError(t, err)
+		require_Equal(t, n, uint64(0))
+
+		// Six messages to a block; upstream stores 10,000, fewer keep the
+		// point: 100 removals write more tombstones than one block holds.
+		for i := 1; i <= 1000; i++ {
+			_, _, err := fs.StoreMsg(fmt.Sprintf("foo.%d", i), nil, []byte("hello"), 0)
+			require_NoError(t, err)
+		}
+		for seq := uint64(base + 1); seq < base+101; seq++ {
+			removed, err := fs.RemoveMsg(seq)
+			require_NoError(t, err)
+			require_True(t, removed)
+		}
+
+		// No block, tombstone blocks included, outgrows the block size.
+		fs.mu.RLock()
+		blocks := append([]*msgBlock(nil), fs.blocks...)
+		lmb := fs.lastBlock
+		fs.mu.RUnlock()
+		var tombOnly []*msgBlock
+		for _, mb := range blocks {
+			mb.mu.RLock()
+			live, raw := mb.bytes, mb.rawBytes
+			mb.mu.RUnlock()
+			if live >= blockSize || raw >= blockSize {
+				t.Fatalf("block %d holds %d live and %d raw bytes, over the block size", mb.index, live, raw)
+			}
+			if live == 0 && mb != lmb {
+				tombOnly = append(tombOnly, mb)
+			}
+		}
+		require_True(t, len(tombOnly) > 0)
+
+		// Blocks of tombstones look worth compacting, but compacting them
+		// changes nothing while the tombstones are still needed.
+		for _, mb := range tombOnly {
+			mb.mu.Lock()
+			lerr := mb.ensureRawBytesLoaded()
+			live, raw, should := mb.bytes, mb.rawBytes, mb.shouldCompactSync()
+			err := mb.compact()
+			nlive, nraw := mb.bytes, mb.rawBytes
+			mb.mu.Unlock()
+			require_NoError(t, lerr)
+			require_NoError(t, err)
+			require_True(t, should)
+			require_Equal(t, nlive, live)
+			require_Equal(t, nraw, raw)
+		}
+
+		// Removing the first message leaves every tombstone below the first
+		// sequence; the next sync drops them and their blocks.
+		removed, err := fs.RemoveMsg(base)
+		require_NoError(t, err)
+		require_True(t, removed)
+		fs.syncBlocks()
+		for _, mb := range tombOnly {
+			mb.mu.Lock()
+			_ = mb.ensureRawBytesLoaded()
+			index, live, raw := mb.index, mb.bytes, mb.rawBytes
+			mb.mu.Unlock()
+			require_Equal(t, live, uint64(0))
+			require_Equal(t, raw, uint64(0))
+			fs.mu.RLock()
+			_, kept := fs.blockByIndex[index]
+			fs.mu.RUnlock()
+			if kept {
+				t.Fatalf("tombstone block %d still listed after sync", index)
+			}
+		}
+		portCCheckState(t, fs, 1000-101, base+101, base+999)
+	})
+}
+
+func TestFileStoreDontSpamCompactWhenMostlyTombstones(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: defaultMediumBlockSize},
+		StreamConfig{Name: "TEST", Subjects: []string{"foo"}, Storage: FileStorage})
+	// Enough 133-byte records for five full blocks and two in a sixth. The
+	// size cannot be scaled down: the tombstones must outgrow
+	// compactMinimum for the block to look worth compacting.
+	msg := bytes.Repeat([]byte("X"), 100)
+	const numBlocks = 6
+	const lastSeq = uint64(31_536*(numBlocks-1) + 2)
+	for seq := uint64(1); seq <= lastSeq; seq++ {
+		_, _, err := fs.StoreMsg("foo", nil, msg, 0)
+		require_NoError(t, err)
+	}
+	require_Equal(t, fs.numMsgBlocks(), numBlocks)
+	fs.mu.RLock()
+	lmb := fs.lastBlock
+	fs.mu.RUnlock()
+	lmb.mu.RLock()
+	fseq, lseq := lmb.first.seq, lmb.last.seq
+	lmb.mu.RUnlock()
+	require_Equal(t, fseq, lastSeq-1)
+	require_Equal(t, lseq, lastSeq)
+
+	// Removing everything before the last block fills it with tombstones
+	// until a new block takes the rest.
+	for seq := uint64(1); seq < fseq; seq++ {
+		removed, err := fs.RemoveMsg(seq)
+		require_NoError(t, err)
+		require_True(t, removed)
+	}
+	require_Equal(t, fs.numMsgBlocks(), 2)
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fmb := fs.blocks[0]
+	fmb.mu.Lock()
+	defer fmb.mu.Unlock()
+
+	// Mark one of its two messages deleted by hand (RemoveMsg would
+	// compact on its own): ~4MB of file for one live message.
+	fmb.deleted.Insert(lastSeq)
+	fmb.bytes /= 2
+	require_Equal(t, fmb.bytes, uint64(133))
+	require_Equal(t, fmb.compactSize, uint64(0))
+	require_True(t, fmb.shouldCompactInline())
+
+	// Compaction keeps the tombstones, so it gains almost nothing; it must
+	// not be tried again until enough more is removed.
+	require_NoError(t, fmb.compact())
+	require_False(t, fmb.shouldCompactInline())
+	require_Equal(t, fmb.bytes, uint64(133))
+	require_Equal(t, fmb.compactSize, fmb.bytes)
+
+	fmb.bytes /= 2
+	require_True(t, fmb.shouldCompactInline())
+}
