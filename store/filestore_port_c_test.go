@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/porttracker/porttracker/store/gsl"
 )
 
 // Ported upstream file store tests (batch 15, "MsgBlock + ConsumerFileStore",
@@ -1273,4 +1275,153 @@ func TestFileStoreDontSpamCompactWhenMostlyTombstones(t *testing.T) {
 
 	fmb.bytes /= 2
 	require_True(t, fmb.shouldCompactInline())
+}
+
+func TestFileStoreFirstMatchingMultiExpiry(t *testing.T) {
+	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo.>"}, Storage: FileStorage})
+		for _, payload := range []string{"A", "B", "C"} {
+			_, _, err := fs.StoreMsg("foo.foo", nil, []byte(payload), 0)
+			require_NoError(t, err)
+		}
+		fs.mu.RLock()
+		mb := fs.lastBlock
+		fs.mu.RUnlock()
+		mb.mu.Lock()
+		mb.tryExpireCacheLocked()
+		mb.mu.Unlock()
+
+		sl := gsl.NewSimpleSublist()
+		require_NoError(t, sl.Insert("foo.foo", struct{}{}))
+
+		// Only a linear walk reaching the block's last message may expire
+		// the cache.
+		for _, step := range []struct {
+			start      uint64
+			wantMsg    string
+			wantExpire bool
+		}{
+			{start: 1, wantMsg: "A"},
+			{start: 2, wantMsg: "B"},
+			{start: 3, wantMsg: "C", wantExpire: true},
+		} {
+			sm, expire, err := mb.firstMatchingMulti(sl, step.start, nil)
+			require_NoError(t, err)
+			require_Equal(t, string(sm.msg), step.wantMsg)
+			if expire != step.wantExpire {
+				t.Fatalf("start %d: expire %v, want %v", step.start, expire, step.wantExpire)
+			}
+		}
+	})
+}
+
+func TestFileStoreAtomicEraseMsg(t *testing.T) {
+	for _, inLastBlock := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lmb=%v", inLastBlock), func(t *testing.T) {
+			testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+				cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+				created := time.Now()
+				fs, err := newFileStoreWithCreated(fcfg, cfg, created, nil)
+				require_NoError(t, err)
+				defer func() { fs.Stop() }()
+				for range 3 {
+					_, _, err := fs.StoreMsg("foo", nil, nil, 0)
+					require_NoError(t, err)
+				}
+
+				// compressed reports whether a block file starts with
+				// compression metadata.
+				compressed := func(mb *msgBlock) bool {
+					t.Helper()
+					mb.mu.Lock()
+					buf, err := mb.loadBlock(nil)
+					mb.mu.Unlock()
+					require_NoError(t, err)
+					var meta CompressionInfo
+					n, err := meta.UnmarshalMetadata(buf)
+					require_NoError(t, err)
+					return n > 0 && meta.Algorithm != NoCompression
+				}
+
+				if !inLastBlock {
+					// Roll so that the erased message sits in a finished
+					// block, which compression would rewrite.
+					smb := headBlock(fs)
+					require_True(t, smb != nil)
+					fs.mu.Lock()
+					mb, err := fs.newMsgBlockForWrite()
+					fs.mu.Unlock()
+					require_NoError(t, err)
+					require_False(t, compressed(mb))
+					if fcfg.Compression != NoCompression {
+						checkFor(t, 2*time.Second, 100*time.Millisecond, func() error {
+							if !compressed(smb) {
+								return fmt.Errorf("block %d not compressed yet", smb.index)
+							}
+							return nil
+						})
+					}
+				}
+
+				state := fs.State()
+				require_Equal(t, state.Msgs, uint64(3))
+				require_Equal(t, state.FirstSeq, uint64(1))
+				require_Equal(t, state.LastSeq, uint64(3))
+				require_Equal(t, state.NumDeleted, 0)
+
+				erased, err := fs.EraseMsg(2)
+				require_NoError(t, err)
+				require_True(t, erased)
+				state = fs.State()
+				require_Equal(t, state.Msgs, uint64(2))
+				require_Equal(t, state.FirstSeq, uint64(1))
+				require_Equal(t, state.LastSeq, uint64(3))
+				require_Equal(t, state.NumDeleted, 1)
+
+				seq, _, err := fs.StoreMsg("foo", nil, nil, 0)
+				require_NoError(t, err)
+				require_Equal(t, seq, uint64(4))
+				before := fs.State()
+
+				// Only finished blocks are compressed, never the last.
+				validateCompressed := func() {
+					t.Helper()
+					fs.mu.RLock()
+					blocks, lmb := append([]*msgBlock(nil), fs.blocks...), fs.lastBlock
+					fs.mu.RUnlock()
+					for _, mb := range blocks {
+						want := mb != lmb && fcfg.Compression != NoCompression
+						require_Equal(t, compressed(mb), want)
+					}
+				}
+				requireBefore := func(how string) {
+					t.Helper()
+					if state := fs.State(); !reflect.DeepEqual(state, before) {
+						t.Fatalf("%s: want state\n%+v\ngot\n%+v", how, before, state)
+					}
+					validateCompressed()
+				}
+				validateCompressed()
+
+				// The erase survives a restart with index.db ...
+				require_NoError(t, fs.Stop())
+				fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+				require_NoError(t, err)
+				requireBefore("restart")
+
+				// ... one from the blocks alone ...
+				require_NoError(t, fs.Stop())
+				require_NoError(t, os.Remove(filepath.Join(fcfg.StoreDir, msgDir, streamStreamStateFile)))
+				fs, err = newFileStoreWithCreated(fcfg, cfg, created, nil)
+				require_NoError(t, err)
+				requireBefore("restart without index.db")
+
+				// ... and a rebuild of the store's state from its blocks.
+				fs.rebuildState(nil)
+				requireBefore("rebuild")
+				_, err = fs.LoadMsg(2, nil)
+				require_Error(t, err)
+			})
+		})
+	}
 }
