@@ -810,6 +810,9 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 	// The port's own tests have no evidence rows to reuse: they run
 	// whenever a feature of their packages needs links.
 	var portTests []evidence.TestRef
+	// listed holds every test each listed package has now, so links left by
+	// port tests that were since deleted or renamed can be dropped.
+	listed := map[string][]string{}
 	if len(e.cfg.TestCommand) == 0 {
 		sort.Strings(portPkgs)
 		for _, p := range portPkgs {
@@ -820,6 +823,7 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 			if err != nil {
 				return err
 			}
+			listed[p] = names
 			for _, n := range names {
 				if !e.tracked[p][n] {
 					portTests = append(portTests, evidence.TestRef{Pkg: p, Name: n})
@@ -892,6 +896,11 @@ func (e *Engine) stageLinks(ctx context.Context, features, tests []*ItemReport) 
 			}
 		}
 		err := e.flush(ctx, rows, func(tx *db.Tx) error {
+			for pkg, names := range listed {
+				if err := prunePortLinks(tx, pkg, names); err != nil {
+					return err
+				}
+			}
 			for _, u := range updates {
 				var err error
 				if u.test != 0 {

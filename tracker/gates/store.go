@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -249,6 +250,36 @@ func replacePortLinks(tx *db.Tx, test evidence.TestRef, features []int64) error 
 	for _, f := range features {
 		if _, err := tx.Exec(`INSERT OR IGNORE INTO port_test_links (feature_id, test_pkg, test_name) VALUES (?, ?, ?)`,
 			f, test.Pkg, test.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prunePortLinks drops the coverage links of pkg's own tests that no longer
+// exist in it: a deleted or renamed test must not stay linked to a feature.
+func prunePortLinks(tx *db.Tx, pkg string, present []string) error {
+	rows, err := tx.Query(`SELECT DISTINCT test_name FROM port_test_links WHERE test_pkg = ?`, pkg)
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		if !slices.Contains(present, name) {
+			gone = append(gone, name)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range gone {
+		if _, err := tx.Exec(`DELETE FROM port_test_links WHERE test_pkg = ? AND test_name = ?`, pkg, name); err != nil {
 			return err
 		}
 	}
