@@ -177,6 +177,12 @@ func (fs *fileStore) compactBlockHead(smb *msgBlock, seq uint64, smv *StoreMsg, 
 	}
 
 	if smb.msgs == 0 {
+		// The block is now empty: its range must say so, or the next
+		// rebuild of the store's state from the blocks brings the removed
+		// head back as the first sequence.
+		atomic.StoreUint64(&smb.first.seq, atomic.LoadUint64(&smb.last.seq)+1)
+		smb.first.ts = 0
+		smb.deleted.Empty()
 		if smb != fs.lastBlock {
 			if err := smb.dirtyCloseWithRemove(true); err != nil {
 				return err

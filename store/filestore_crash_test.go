@@ -233,6 +233,32 @@ func checkStoreConsistent(t *testing.T, fs *fileStore) map[uint64]*StoreMsg {
 			nbytes += fileStoreMsgSize(sm.subj, sm.hdr, sm.msg)
 		}
 	}
+	// The store's counts must be the sum of its blocks' (what index.db
+	// checks on write and on recovery).
+	fs.mu.RLock()
+	var mstate StreamState
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		updateTrackingState(&mstate, mb)
+		mb.mu.RUnlock()
+	}
+	fsState := fs.state
+	fs.mu.RUnlock()
+	if !trackingStatesEqual(&fsState, &mstate) {
+		t.Fatalf("store state %d msgs %d bytes first %d last %d, blocks sum to %d msgs %d bytes first %d last %d",
+			fsState.Msgs, fsState.Bytes, fsState.FirstSeq, fsState.LastSeq, mstate.Msgs, mstate.Bytes, mstate.FirstSeq, mstate.LastSeq)
+	}
+	if st.Msgs == 0 && st.FirstSeq != st.LastSeq+1 && (st.FirstSeq != 0 || st.LastSeq != 0) {
+		t.Fatalf("empty store with first %d and last %d", st.FirstSeq, st.LastSeq)
+	}
+	if st.Msgs > 0 {
+		if _, ok := loaded[st.FirstSeq]; !ok {
+			t.Fatalf("first seq %d does not load", st.FirstSeq)
+		}
+		if _, ok := loaded[st.LastSeq]; !ok && st.LastSeq < st.FirstSeq {
+			t.Fatalf("last seq %d below first %d", st.LastSeq, st.FirstSeq)
+		}
+	}
 	if uint64(len(loaded)) != st.Msgs {
 		t.Fatalf("state says %d messages, %d load (first %d last %d)", st.Msgs, len(loaded), st.FirstSeq, st.LastSeq)
 	}

@@ -929,7 +929,9 @@ func (fs *fileStore) State() StreamState {
 	state.NumSubjects = fs.numSubjects()
 	state.Deleted = nil
 
-	if numDeleted := int((state.LastSeq - state.FirstSeq + 1) - state.Msgs); numDeleted > 0 && state.LastSeq >= state.FirstSeq {
+	// An empty store has no interior deletes, whatever its range says (a
+	// new store reports first and last as 0).
+	if numDeleted := int((state.LastSeq - state.FirstSeq + 1) - state.Msgs); numDeleted > 0 && state.Msgs > 0 && state.LastSeq >= state.FirstSeq {
 		state.Deleted = make([]uint64, 0, numDeleted)
 		cur := fs.state.FirstSeq
 		for _, mb := range fs.blocks {

@@ -87,13 +87,13 @@ func (fs *fileStore) rebuildStateLocked(ld *LostStreamData) {
 	fs.state.FirstSeq, fs.state.LastSeq = 0, 0
 	for _, mb := range fs.blocks {
 		mb.mu.RLock()
-		fs.state.Msgs += mb.msgs
-		fs.state.Bytes += mb.bytes
 		fseq := atomic.LoadUint64(&mb.first.seq)
-		if fs.state.FirstSeq == 0 || (fseq < fs.state.FirstSeq && mb.first.ts != 0) {
+		if firstFromBlock(fs.state.Msgs, fs.state.FirstSeq, mb.msgs, fseq) {
 			fs.state.FirstSeq = fseq
 			fs.state.FirstTime = timeFromNanos(mb.first.ts)
 		}
+		fs.state.Msgs += mb.msgs
+		fs.state.Bytes += mb.bytes
 		// >= so that a later tombstone-only block carries the last time.
 		if lseq := atomic.LoadUint64(&mb.last.seq); lseq >= fs.state.LastSeq {
 			fs.state.LastSeq = lseq
@@ -321,14 +321,24 @@ func (mb *msgBlock) rebuildStateFromBufLocked(buf []byte, allowTruncate bool) (*
 	return nil, tombstones, nil
 }
 
+// firstFromBlock says whether a block's first sequence becomes the first of
+// a state summed over blocks in order: the first block with messages wins;
+// while none has messages, the highest empty block's first (last+1) does.
+// Upstream takes the first block's first even when it is empty, so an empty
+// block left before the last one made the sum disagree with the store.
+func firstFromBlock(sumMsgs, sumFirst, blockMsgs, blockFirst uint64) bool {
+	if blockMsgs > 0 {
+		return sumMsgs == 0 || blockFirst < sumFirst
+	}
+	return sumMsgs == 0 && blockFirst > sumFirst
+}
+
 // updateTrackingState adds a block to a state summed over blocks, ignoring
 // timestamps.
 func updateTrackingState(state *StreamState, mb *msgBlock) {
 	first := atomic.LoadUint64(&mb.first.seq)
 	last := atomic.LoadUint64(&mb.last.seq)
-	if state.FirstSeq == 0 {
-		state.FirstSeq = first
-	} else if first < state.FirstSeq && mb.first.ts != 0 {
+	if firstFromBlock(state.Msgs, state.FirstSeq, mb.msgs, first) {
 		state.FirstSeq = first
 	}
 	if last > state.LastSeq {
@@ -455,7 +465,6 @@ func (fs *fileStore) recoverFullState() error {
 	// The state as the blocks themselves describe it.
 	var mstate StreamState
 	if numBlocks := readU64(); numBlocks > 0 && bi >= 0 {
-		lastIndex := int(numBlocks - 1)
 		fs.blocks = make([]*msgBlock, 0, min(numBlocks, 1<<16))
 		for i := 0; i < int(numBlocks); i++ {
 			index, nbytes, fseq, fts, lseq, lts, numDeleted := uint32(readU64()), readU64(), readU64(), readI64(), readU64(), readI64(), readU64()
@@ -490,12 +499,13 @@ func (fs *fileStore) recoverFullState() error {
 			}
 			// Assume gone until the directory listing shows the file.
 			mb.closed = true
-			if mb.msgs > 0 || i == lastIndex {
-				fs.addMsgBlock(mb)
-				updateTrackingState(&mstate, mb)
-			} else {
-				fs.dirty++
-			}
+			// Upstream drops empty blocks here but leaves their files; such
+			// a block may hold tombstones for earlier blocks, and its
+			// orphaned file later looks like a block newer than the last
+			// one, which sends recovery to rebuild from stale records.
+			// Every listed block is kept.
+			fs.addMsgBlock(mb)
+			updateTrackingState(&mstate, mb)
 		}
 	}
 

@@ -243,7 +243,9 @@ func (fs *fileStore) enforcePerSubjectOnStore(subj string, psmax bool, psmc, mmp
 			if fseq, err = fs.firstSeqForSubj(subj); err != nil {
 				return err
 			} else if fseq == 0 {
-				break
+				// The index counts messages no block holds: recount.
+				fs.warn("Per-subject count for %q is ahead of the blocks, rebuilding subject state", subj)
+				return fs.resetGlobalPerSubjectInfo()
 			}
 			info, _ := fs.perSubject.Find(stringToBytes(subj))
 			if info == nil {
