@@ -67,6 +67,14 @@ type msgBlock struct {
 	closed       bool
 	ttls         uint64 // messages with a TTL header
 	schedules    uint64 // messages with a schedule header
+
+	// physFirst is the sequence of the first message record still in the
+	// file (tombstones and erased records aside; 0: none), known when
+	// physKnown. A removal from the head of a block only moves first, so
+	// the records below it stay until the block is rewritten, and the
+	// tombstones of their removal must stay too.
+	physFirst uint64
+	physKnown bool
 }
 
 // initMsgBlock returns a block for index with its hasher and defaults set.
@@ -144,6 +152,7 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 	mb := fs.initMsgBlock(index)
 	mb.mu.Lock()
 	mb.cache = &cache{}
+	mb.physFirst, mb.physKnown = 0, true
 	mb.subjects = stree.NewSubjectTree[SimpleState]()
 	mb.lastLoad, mb.lastWrite = 0, accessTime()
 	atomic.StoreUint64(&mb.first.seq, fs.state.LastSeq+1)
@@ -219,6 +228,13 @@ func (fs *fileStore) removeMsgBlock(mb *msgBlock) error {
 		}
 	}
 	if mb.numPriorTombsLocked() > 0 {
+		// The block stays for its tombstones of earlier blocks. Upstream
+		// leaves the removed messages' records in it with no tombstone, so a
+		// recovery without index.db brings them back; rewriting it keeps
+		// only the tombstones.
+		if err := mb.compact(); err != nil {
+			fs.warn("Compacting emptied block %d failed: %v", mb.index, err)
+		}
 		return nil
 	}
 	return fs.forceRemoveMsgBlock(mb)

@@ -170,6 +170,8 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 		first, last     uint64
 		index           uint32
 		lbuf            = uint32(len(buf))
+		physSeen        bool
+		physFirst       uint64
 	)
 	for index < lbuf {
 		rh, ok := parseRecordHeader(buf[index:])
@@ -178,6 +180,9 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 			return errCorruptState
 		}
 		rl, seq := rh.rl, rh.seq
+		if !physSeen && seq&(tbit|ebit) == 0 && seq != 0 {
+			physSeen, physFirst = true, seq
+		}
 
 		// Tombstones are not indexed.
 		if seq&tbit != 0 {
@@ -253,6 +258,7 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 	}
 
 	mb.cache = &cache{buf: buf, offsets: idx, firstSeq: mbFirstSeq, writePos: int(lbuf)}
+	mb.physFirst, mb.physKnown = physFirst, true
 	mb.ttls = ttls
 	mb.schedules = schedules
 	return nil

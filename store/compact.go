@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -230,6 +231,7 @@ func (fs *fileStore) compactBlockHead(smb *msgBlock, seq uint64, smv *StoreMsg, 
 		smb.subjects = nil
 		smb.clearCacheAndOffset()
 		smb.rawBytes = uint64(len(nbuf))
+		smb.physFirst, smb.physKnown = atomic.LoadUint64(&smb.first.seq), true
 		// The rewritten block no longer holds the removed records, so no
 		// tombstones are needed for them.
 		*tombs = nil
@@ -324,6 +326,7 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 	}
 
 	mb.closeFDsLockedNoCheck()
+	oldRaw := mb.rawBytes
 	if err := mb.replaceFile(nbuf); err != nil {
 		return err
 	}
@@ -333,12 +336,11 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 		atomic.StoreUint64(&mb.last.seq, last)
 		mb.last.ts = lastTs
 	}
+	mb.physFirst, mb.physKnown = newFirst, true
 	mb.needSync = true
-	if rbytes := uint64(len(nbuf)); rbytes == mb.rawBytes {
+	if uint64(len(nbuf)) == oldRaw {
 		// Nothing gained; stop the sync timer from retrying.
 		mb.noCompact = true
-	} else {
-		mb.rawBytes = rbytes
 	}
 	mb.compactSize = mb.bytes
 
@@ -470,8 +472,40 @@ func (mb *msgBlock) numPriorTombs() int {
 	return mb.numPriorTombsLocked()
 }
 
-// numPriorTombsLocked counts tombstones at or above the store's first
-// sequence and below the block's first message. Both locks held.
+// tombstoneFloor returns the lowest sequence that may still have a message
+// record in some block file: the physical first of the first block holding
+// message records. Tombstones below it cover nothing. Upstream uses the
+// store's first sequence, but records below it survive in the first block
+// until that block is rewritten, so dropping their tombstones lets a
+// recovery without index.db bring the messages back. fs.mu held; held is a
+// block the caller has locked.
+func (fs *fileStore) tombstoneFloor(held *msgBlock) uint64 {
+	for _, mb := range fs.blocks {
+		if mb != held {
+			mb.mu.Lock()
+		}
+		if !mb.physKnown {
+			// Loading indexes the block, which finds it.
+			_ = mb.loadMsgsWithLock()
+		}
+		pf, known := mb.physFirst, mb.physKnown
+		if mb != held {
+			mb.mu.Unlock()
+		}
+		if !known {
+			// Cannot tell: keep every tombstone.
+			return 0
+		}
+		if pf != 0 {
+			return pf
+		}
+	}
+	return math.MaxUint64
+}
+
+// numPriorTombsLocked counts tombstones for sequences that may still have a
+// record (tombstoneFloor) and lie below the block's first message. Both
+// locks held.
 func (mb *msgBlock) numPriorTombsLocked() int {
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
@@ -483,6 +517,7 @@ func (mb *msgBlock) numPriorTombsLocked() int {
 		tombs int
 		le    = binary.LittleEndian
 	)
+	floor := mb.fs.tombstoneFloor(mb)
 	buf := mb.cache.buf
 	for index, lbuf := uint32(0), uint32(len(buf)); index < lbuf; {
 		if index+msgHdrSize > lbuf {
@@ -496,7 +531,7 @@ func (mb *msgBlock) numPriorTombsLocked() int {
 		index += rl
 		if seq&tbit != 0 {
 			seq &^= tbit
-			if seq >= mb.fs.state.FirstSeq && (fseq == 0 || seq < fseq) {
+			if seq >= floor && (fseq == 0 || seq < fseq) {
 				tombs++
 			}
 			continue

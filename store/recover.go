@@ -243,6 +243,10 @@ func (mb *msgBlock) rebuildStateFromBufLocked(buf []byte, allowTruncate bool) (*
 	// A bad record ends the scan. With allowTruncate the bad tail is cut
 	// off and reported as lost data only; without it the caller also gets
 	// the errBadMsg.
+	// Set below when the first message record is seen.
+	var physSeen bool
+	mb.physFirst, mb.physKnown = 0, true
+
 	fail := func(index, lbuf uint32, detail string) (*LostStreamData, []uint64, error) {
 		var err error = errBadMsg{mb.fileName, detail}
 		if allowTruncate {
@@ -273,6 +277,9 @@ func (mb *msgBlock) rebuildStateFromBufLocked(buf []byte, allowTruncate bool) (*
 			copy(mb.tailChecksum[:], rec[rh.rl-recordHashSize:])
 		}
 		seq, ts := rh.seq, rh.ts
+		if !physSeen && seq&(tbit|ebit) == 0 && seq != 0 {
+			physSeen, mb.physFirst = true, seq
+		}
 
 		if seq&tbit != 0 {
 			seq &^= tbit

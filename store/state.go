@@ -92,26 +92,38 @@ func (fs *fileStore) deleteBlocks() (dbs DeleteBlocks, sz int) {
 type interiorDeletes struct {
 	sets []*avl.SequenceSet // per-block clones, ascending disjoint ranges
 	maxs []uint64           // last sequence of each clone's block
-	last int                // clone that answered the previous lookup
+	// heads are the removed heads of the same blocks: sequences in
+	// [headFrom, headTo) were removed but their records may still be in the
+	// file. headFrom 0 with headTo set means the start is unknown.
+	headFrom []uint64
+	headTo   []uint64
+	last     int // clone that answered the previous lookup
 }
 
-// Exists reports whether seq was an interior delete of a live block.
+// Exists reports whether seq was deleted from a live block while its record
+// may still be there: an interior delete, or a removal from a block's head
+// (upstream's view only has the interior deletes, so compaction dropped
+// tombstones for head removals whose records were still on disk).
 func (v *interiorDeletes) Exists(seq uint64) bool {
 	if v == nil {
 		return false
 	}
-	if i := v.last; i < len(v.maxs) && seq <= v.maxs[i] && (i == 0 || v.maxs[i-1] < seq) {
-		return v.sets[i].Exists(seq)
+	i := v.last
+	if !(i < len(v.maxs) && seq <= v.maxs[i] && (i == 0 || v.maxs[i-1] < seq)) {
+		i, _ = slices.BinarySearch(v.maxs, seq)
+		if i == len(v.sets) {
+			return false
+		}
+		v.last = i
 	}
-	i, _ := slices.BinarySearch(v.maxs, seq)
-	if i == len(v.sets) {
-		return false
+	if i < len(v.headTo) && seq < v.headTo[i] && seq >= v.headFrom[i] {
+		return true
 	}
-	v.last = i
 	return v.sets[i].Exists(seq)
 }
 
-// deleteMap snapshots the delete maps of the given blocks. No locks held.
+// deleteMap snapshots the delete maps and removed heads of the given
+// blocks. No locks held.
 func deleteMap(blks []*msgBlock) *interiorDeletes {
 	v := interiorDeletes{
 		sets: make([]*avl.SequenceSet, 0, len(blks)),
@@ -119,9 +131,16 @@ func deleteMap(blks []*msgBlock) *interiorDeletes {
 	}
 	for _, mb := range blks {
 		mb.mu.RLock()
-		if !mb.closed && mb.deleted.Size() > 0 {
+		first := atomic.LoadUint64(&mb.first.seq)
+		var hfrom, hto uint64
+		if !mb.physKnown || (mb.physFirst != 0 && mb.physFirst < first) {
+			hfrom, hto = mb.physFirst, first
+		}
+		if !mb.closed && (mb.deleted.Size() > 0 || hto > 0) {
 			v.sets = append(v.sets, mb.deleted.Clone())
 			v.maxs = append(v.maxs, atomic.LoadUint64(&mb.last.seq))
+			v.headFrom = append(v.headFrom, hfrom)
+			v.headTo = append(v.headTo, hto)
 		}
 		mb.mu.RUnlock()
 	}

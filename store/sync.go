@@ -98,13 +98,14 @@ func (fs *fileStore) syncBlocks() {
 				fsDmap = deleteMap(blks)
 			}
 			fs.mu.RLock()
+			floor := min(firstSeq, fs.tombstoneFloor(nil))
 			mb.mu.Lock()
 			if _, ok := fs.blockByIndex[mb.index]; !ok || mb.closed {
 				mb.mu.Unlock()
 				fs.mu.RUnlock()
 				continue
 			}
-			err := mb.compactWithFloor(firstSeq, fsDmap)
+			err := mb.compactWithFloor(floor, fsDmap)
 			shouldRemove := mb.rawBytes == 0
 			mb.mu.Unlock()
 			fs.mu.RUnlock()

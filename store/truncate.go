@@ -217,6 +217,8 @@ func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err e
 	var lastKept uint64
 	var lastKeptTs int64
 	buf := mb.cache.buf
+	type span struct{ from, to uint32 }
+	var tombs []span
 	for index, lbuf := uint32(0), uint32(len(buf)); index < lbuf; {
 		rh, ok := parseRecordHeader(buf[index:])
 		if !ok {
@@ -226,8 +228,20 @@ func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err e
 			if key := rh.seq &^ ebit; key <= tseq {
 				eof, lastKept, lastKeptTs = index+rh.rl, key, rh.ts
 			}
+		} else if rh.seq&^tbit <= tseq {
+			tombs = append(tombs, span{index, index + rh.rl})
 		}
 		index += rh.rl
+	}
+	// Tombstones written after the cut point still record removals of
+	// messages that stay: upstream cuts them off with the tail, and a
+	// recovery without index.db then brings those messages back. They are
+	// written again after the cut.
+	var keep []byte
+	for _, sp := range tombs {
+		if sp.from >= eof {
+			keep = append(keep, buf[sp.from:sp.to]...)
+		}
 	}
 
 	var smv StoreMsg
@@ -255,13 +269,22 @@ func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err e
 	if err = mb.file.Truncate(int64(eof)); err != nil {
 		return 0, 0, err
 	}
+	if len(keep) > 0 {
+		if _, err = mb.file.WriteAt(keep, int64(eof)); err != nil {
+			return 0, 0, err
+		}
+	}
 	if err = mb.file.Sync(); err != nil {
 		return 0, 0, err
 	}
-	mb.rawBytes = uint64(eof)
-	if eof >= checksumSize {
+	end := eof + uint32(len(keep))
+	mb.rawBytes = uint64(end)
+	switch {
+	case len(keep) > 0:
+		copy(mb.tailChecksum[:], keep[len(keep)-checksumSize:])
+	case eof >= checksumSize:
 		copy(mb.tailChecksum[:], buf[eof-checksumSize:eof])
-	} else {
+	default:
 		mb.tailChecksum = [8]byte{}
 	}
 

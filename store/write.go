@@ -384,6 +384,9 @@ func (mb *msgBlock) writeMsgRecordLocked(rl, seq uint64, subj string, mhdr, msg 
 	copy(mb.tailChecksum[:], mb.cache.buf[len(mb.cache.buf)-checksumSize:])
 	mb.lastWrite = accessTime()
 
+	if seq&(tbit|ebit) == 0 && mb.physKnown && mb.physFirst == 0 {
+		mb.physFirst = seq
+	}
 	if seq&tbit == 0 {
 		last := atomic.LoadUint64(&mb.last.seq)
 		// updateAccounting understands ebit; strip it afterwards.
