@@ -77,6 +77,10 @@ type msgBlock struct {
 	physKnown bool
 }
 
+// writeCacheInitialSize caps the capacity a new block's write cache starts
+// with (the block size when smaller).
+const writeCacheInitialSize = maxBlockSize
+
 // initMsgBlock returns a block for index with its hasher and defaults set.
 // fs.mu held.
 func (fs *fileStore) initMsgBlock(index uint32) *msgBlock {
@@ -119,6 +123,7 @@ func (mb *msgBlock) blkSize() uint64 {
 // newMsgBlockForWrite rolls to a new block for appending. fs.mu held.
 func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 	index := uint32(1)
+	var rbuf []byte
 	if lmb := fs.lastBlock; lmb != nil {
 		lmb.mu.Lock()
 		index = lmb.index + 1
@@ -144,14 +149,20 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 		}
 		lmb.closeFDsLockedNoCheck()
 		if lmb.cache != nil {
-			lmb.tryExpireWriteCache()
+			rbuf = lmb.tryExpireWriteCache()
 		}
 		lmb.mu.Unlock()
 	}
 
 	mb := fs.initMsgBlock(index)
 	mb.mu.Lock()
-	mb.cache = &cache{}
+	// The write cache is sized for the block up front (or reuses the
+	// previous block's dropped buffer), so appends do not keep
+	// reallocating it as it grows.
+	if want := int(min(fs.fcfg.BlockSize, writeCacheInitialSize)); cap(rbuf) < want {
+		rbuf = make([]byte, 0, want)
+	}
+	mb.cache = &cache{buf: rbuf}
 	mb.physFirst, mb.physKnown = 0, true
 	mb.subjects = stree.NewSubjectTree[SimpleState]()
 	mb.lastLoad, mb.lastWrite = 0, accessTime()

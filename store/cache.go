@@ -547,15 +547,21 @@ func (mb *msgBlock) tryForceExpireCacheLocked() {
 }
 
 // tryExpireWriteCache expires the cache of a block that stops being the
-// last one, unless it is being read. mb.mu held.
-func (mb *msgBlock) tryExpireWriteCache() {
+// last one, unless it is being read. When it was dropped, its buffer is
+// returned for the next block's write cache. mb.mu held.
+func (mb *msgBlock) tryExpireWriteCache() []byte {
 	if mb.cache == nil {
-		return
+		return nil
 	}
+	buf := mb.cache.buf
 	lwts := mb.lastWrite
 	mb.lastWrite = 0
 	mb.tryExpireCacheLocked()
 	mb.lastWrite = lwts
+	if mb.cache != nil {
+		return nil
+	}
+	return buf[:0]
 }
 
 // tryExpireCacheLocked drops the cache when it has no pending writes and saw

@@ -12,6 +12,7 @@ import (
 
 	"github.com/minio/highwayhash"
 
+	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/stree"
 	"github.com/porttracker/porttracker/store/thw"
 	"github.com/porttracker/porttracker/store/vfs"
@@ -258,6 +259,14 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 	if err := ensureStoreDir(fsys, fcfg.StoreDir); err != nil {
 		return nil, err
 	}
+
+	// The access-time ticker runs while any store is open.
+	ats.Register()
+	defer func() {
+		if err != nil {
+			ats.Unregister()
+		}
+	}()
 
 	fs = &fileStore{
 		fsys:         fsys,
@@ -667,8 +676,10 @@ func (fs *fileStore) numMsgBlocks() int {
 	return len(fs.blocks)
 }
 
-// accessTime is the clock for cache activity stamps.
-func accessTime() int64 { return time.Now().UnixNano() }
+// accessTime is the clock for activity stamps and expiry checks: the shared
+// access-time ticker, which is cheaper than time.Now on every write and
+// read and at most ats.TickInterval stale.
+func accessTime() int64 { return ats.AccessTime() }
 
 // warn is where upstream logs through its server. There is no server here;
 // the message is kept for a test hook.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/vfs"
 )
 
@@ -56,6 +57,7 @@ func (fs *fileStore) stop(delete, writeState bool) error {
 	fs.lastBlock = nil
 	cb, nbytes := fs.storageCB, int64(fs.state.Bytes)
 	fs.mu.Unlock()
+	ats.Unregister()
 
 	fs.consumersMu.Lock()
 	cfs := slices.Clone(fs.consumers)

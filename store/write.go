@@ -687,7 +687,9 @@ func (fs *fileStore) skipMsg(seq uint64, noInterest bool) (uint64, error) {
 	var ts int64
 	updateTime := noInterest || fs.state.LastTime.IsZero()
 	if updateTime {
-		ts = accessTime()
+		// The wall clock: upstream takes the cached access time, which can
+		// lag a tick behind the time of the call.
+		ts = time.Now().UnixNano()
 	} else {
 		ts = fs.state.LastTime.UnixNano()
 	}
@@ -751,7 +753,7 @@ func (fs *fileStore) SkipMsgs(seq uint64, num uint64) error {
 	if !fs.state.LastTime.IsZero() {
 		ts = fs.state.LastTime.UnixNano()
 	} else {
-		ts = accessTime()
+		ts = time.Now().UnixNano()
 	}
 	lseq := seq + num - 1
 
