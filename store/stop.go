@@ -10,9 +10,8 @@ import (
 	"github.com/porttracker/porttracker/store/vfs"
 )
 
-// errUnsupportedYet is returned by StreamStore methods whose port has not
-// landed (consumer stores, snapshots).
-var errUnsupportedYet = errors.New("store: this file store does not support consumer stores or snapshots yet")
+// errUnsupportedYet is returned by Snapshot, whose port has not landed.
+var errUnsupportedYet = errors.New("store: this file store does not support snapshots yet")
 
 // Stop flushes, writes index.db and closes the store.
 func (fs *fileStore) Stop() error {
@@ -152,13 +151,10 @@ func (fs *fileStore) RemoveConsumer(o ConsumerStore) error {
 	return nil
 }
 
-// ConsumerStore would open a consumer's store under obs/. Consumer stores
-// are a later part of the port; until then this reports so.
+// ConsumerStore opens (or creates) the store of consumer name under obs/,
+// encrypted like the stream, and registers it so it stops with the stream.
 func (fs *fileStore) ConsumerStore(name string, created time.Time, cfg *ConsumerConfig) (ConsumerStore, error) {
-	if fs.isClosed() {
-		return nil, ErrStoreClosed
-	}
-	return nil, errUnsupportedYet
+	return fs.newConsumerFileStore(name, created, cfg, nil)
 }
 
 // Snapshot would stream the store as an S2-compressed tar. Snapshots are a
