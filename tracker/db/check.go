@@ -142,6 +142,16 @@ var invariants = []invariant{
 				FROM items GROUP BY 1, 2, 3, 4, 5, 6)
 			GROUP BY 1, 2, 3, 4, 5, 6)
 		WHERE counted != actual ORDER BY 1 LIMIT 100`},
+	// Evidence commands and logs are shared by many rows: each is stored once
+	// under its key and lives exactly as long as some row cites it.
+	{"evidence command key", `SELECT 'evidence command ' || id || ' has sha ' || sha || ', its argv hashes to ' || sha256_hex(argv)
+		FROM evidence_commands WHERE sha != sha256_hex(argv) ORDER BY id LIMIT 100`},
+	{"evidence command argv", `SELECT 'evidence command ' || id || ' argv is not a JSON array' FROM evidence_commands
+		WHERE NOT json_valid(argv) OR json_type(argv) != 'array' ORDER BY id LIMIT 100`},
+	{"unreferenced evidence command", `SELECT 'evidence command ' || id || ' is cited by no evidence row' FROM evidence_commands
+		WHERE id NOT IN (SELECT command_id FROM evidence) ORDER BY id LIMIT 100`},
+	{"unreferenced evidence log", `SELECT 'evidence log ' || id || ' is cited by no evidence row' FROM evidence_logs
+		WHERE id NOT IN (SELECT log_id FROM evidence WHERE log_id IS NOT NULL) ORDER BY id LIMIT 100`},
 	{"audit kind", `SELECT 'audit row ' || id || ' has kind ' || quote(kind) FROM audit
 		WHERE kind NOT IN ('feature','test','batch','db') ORDER BY id LIMIT 100`},
 }

@@ -387,7 +387,7 @@ type Evidence struct {
 	ItemID      int64  `json:"item_id"`
 	Verdict     string `json:"verdict"`
 	Detail      string `json:"detail"`
-	Argv        string `json:"argv"`
+	Argv        string `json:"argv"` // JSON array, read from evidence_commands
 	StartedAt   string `json:"started_at"`
 	DurationMS  int64  `json:"duration_ms"`
 	GitCommit   string `json:"git_commit"`
@@ -398,9 +398,9 @@ type Evidence struct {
 // LatestEvidence returns the newest evidence row per gate for one item,
 // ordered by gate name.
 func (tx *Tx) LatestEvidence(kind tracker.Kind, id int64) ([]Evidence, error) {
-	rows, err := tx.Query(`SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, e.argv, e.started_at,
+	rows, err := tx.Query(`SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv, e.started_at,
 		e.duration_ms, e.git_commit, e.git_dirty, e.fingerprint
-		FROM evidence e
+		FROM evidence e JOIN evidence_commands c ON c.id = e.command_id
 		WHERE e.kind = ? AND e.item_id = ? AND e.id = (
 			SELECT max(id) FROM evidence x WHERE x.kind = e.kind AND x.item_id = e.item_id AND x.gate = e.gate)
 		ORDER BY e.gate`, kind, id)

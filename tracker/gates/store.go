@@ -57,8 +57,9 @@ func commandsJSON(cmds [][]string) string {
 	return string(data)
 }
 
-// writeRows inserts rows and their logs, then prunes every touched
-// (item, gate) to keep rows and drops logs no row cites any more.
+// writeRows inserts rows with their logs and commands, then prunes every
+// touched (item, gate) to keep rows and drops the logs and commands no row
+// cites any more.
 func writeRows(tx *db.Tx, rows []*pendingRow) error {
 	keep, err := evidenceKeep(tx)
 	if err != nil {
@@ -70,6 +71,8 @@ func writeRows(tx *db.Tx, rows []*pendingRow) error {
 		gate evidence.Gate
 	}
 	touched := map[subject]bool{}
+	// One go test command proves many items: look each argv up once.
+	commandIDs := map[string]int64{}
 	for _, r := range rows {
 		var logID any
 		if r.log != nil && len(r.log.data) > 0 {
@@ -85,9 +88,17 @@ func writeRows(tx *db.Tx, rows []*pendingRow) error {
 			logID = r.log.id
 		}
 		rec := r.rec
-		res, err := tx.Exec(`INSERT INTO evidence (gate, kind, item_id, verdict, detail, argv, started_at, duration_ms,
+		argv := commandsJSON(rec.Commands)
+		commandID, ok := commandIDs[argv]
+		if !ok {
+			if commandID, err = tx.CommandID(argv); err != nil {
+				return err
+			}
+			commandIDs[argv] = commandID
+		}
+		res, err := tx.Exec(`INSERT INTO evidence (gate, kind, item_id, verdict, detail, command_id, started_at, duration_ms,
 			git_commit, git_dirty, fingerprint, log_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-			rec.Gate, rec.Kind, rec.ItemID, rec.Verdict, rec.Detail, commandsJSON(rec.Commands), db.FormatTime(rec.Start),
+			rec.Gate, rec.Kind, rec.ItemID, rec.Verdict, rec.Detail, commandID, db.FormatTime(rec.Start),
 			rec.Duration.Milliseconds(), rec.GitCommit, boolInt(rec.GitDirty), rec.Fingerprint, logID)
 		if err != nil {
 			return fmt.Errorf("record %s evidence for %s %d: %w", rec.Gate, rec.Kind, rec.ItemID, err)
@@ -109,9 +120,7 @@ func writeRows(tx *db.Tx, rows []*pendingRow) error {
 		}
 	}
 	if len(touched) > 0 {
-		if _, err := tx.Exec(`DELETE FROM evidence_logs WHERE id NOT IN (SELECT log_id FROM evidence WHERE log_id IS NOT NULL)`); err != nil {
-			return err
-		}
+		return tx.PruneEvidenceOrphans()
 	}
 	return nil
 }
@@ -172,9 +181,10 @@ type Row struct {
 // History returns an item's evidence rows, newest first, optionally of one
 // gate, with their logs decompressed when withLogs is set.
 func History(tx *db.Tx, kind tracker.Kind, id int64, gate string, withLogs bool) ([]Row, error) {
-	q := `SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, e.argv, e.started_at, e.duration_ms,
+	q := `SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv, e.started_at, e.duration_ms,
 		e.git_commit, e.git_dirty, e.fingerprint, l.data
-		FROM evidence e LEFT JOIN evidence_logs l ON l.id = e.log_id
+		FROM evidence e JOIN evidence_commands c ON c.id = e.command_id
+		LEFT JOIN evidence_logs l ON l.id = e.log_id
 		WHERE e.kind = ? AND e.item_id = ?`
 	args := []any{kind, id}
 	if gate != "" {
