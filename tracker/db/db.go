@@ -30,6 +30,14 @@
 //
 // and the first row's prev_hash is 64 zeros. Check verifies the chain and
 // replays it against the items' statuses.
+//
+// # Evidence storage
+//
+// One gate run proves many items, so what it shares is stored once: its log
+// in evidence_logs and its argv in evidence_commands (keyed by CommandSHA,
+// which this package also registers with SQLite as sha256_hex for migrations
+// and Check). Evidence rows cite both by id; pruning drops what no row cites
+// (PruneEvidenceOrphans), and Vacuum returns the pages.
 package db
 
 import (
