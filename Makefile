@@ -11,9 +11,13 @@ build:
 test:
 	$(GO) test ./...
 
-# Tracker benchmarks on a generated 100,000-feature / 200,000-test database.
+# Every benchmark: the tracker's on a generated 100,000-feature / 200,000-test
+# database, the gates', the store's (named like upstream's, to compare side by
+# side) and its data structures'. Narrow it with PKGS=./store/... or BENCH=regex.
+PKGS ?= ./...
+BENCH ?= .
 bench:
-	$(GO) test -run '^$$' -bench . ./tracker/...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(PKGS)
 
 # db check, then reports/current.md.
 report:
