@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -75,6 +76,17 @@ type msgBlock struct {
 	// tombstones of their removal must stay too.
 	physFirst uint64
 	physKnown bool
+
+	// Stored form. cmp is how the file is compressed now. In an encrypted
+	// store seed and nonce key the block's stream; bek is that stream
+	// positioned at file offset bekPos, for appends.
+	cmp         StoreCompression
+	seed        []byte
+	nonce       []byte
+	bek         cipher.Stream
+	bekPos      int64
+	keyFileName string
+	needKeySync bool // the key file still needs an fsync
 }
 
 // writeCacheInitialSize caps the capacity a new block's write cache starts
@@ -139,8 +151,17 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 		// Sync the finished block before writing the next one. Upstream
 		// leaves it to the sync timer; then a crash could keep a later block
 		// and lose an earlier one, which is not a clean prefix.
-		if lmb.needSync && lmb.file != nil {
-			if err := lmb.file.Sync(); err != nil {
+		if lmb.needKeySync && lmb.keyFileName != _EMPTY_ {
+			// Its data is useless without its key.
+			if err := fs.syncFileAndDir(lmb.keyFileName); err != nil {
+				lmb.writeErr = fmt.Errorf("store: sync of block %d key failed: %w", lmb.index, err)
+				lmb.mu.Unlock()
+				return nil, lmb.writeErr
+			}
+			lmb.needKeySync = false
+		}
+		if lmb.needSync {
+			if err := lmb.syncFile(); err != nil {
 				lmb.writeErr = fmt.Errorf("store: sync of block %d failed: %w", lmb.index, err)
 				lmb.mu.Unlock()
 				return nil, lmb.writeErr
@@ -152,6 +173,10 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 			rbuf = lmb.tryExpireWriteCache()
 		}
 		lmb.mu.Unlock()
+		// The finished block is stored compressed from now on.
+		if fs.fcfg.Compression != NoCompression {
+			fs.recompressAsync(lmb)
+		}
 	}
 
 	mb := fs.initMsgBlock(index)
@@ -171,26 +196,35 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 	mb.startCacheExpireTimer()
 	mb.mu.Unlock()
 
+	// A failed setup removes what it made, so the store is as before and a
+	// later write may succeed: the error is not sticky.
+	abandon := func(err error) (*msgBlock, error) {
+		mb.mu.Lock()
+		rerr := mb.dirtyCloseWithRemove(true)
+		mb.mu.Unlock()
+		if rerr != nil {
+			return nil, fmt.Errorf("store: error creating msg block %d (%v), cleanup failed: %w", index, err, rerr)
+		}
+		return nil, &rolledBackError{fmt.Errorf("store: error creating msg block %d: %w", index, err)}
+	}
+
 	// A stale file with this index cannot hold anything live (recovery
 	// removed it or never listed it), so start it empty.
 	file, err := fs.fsys.OpenFile(mb.fileName, os.O_CREATE|os.O_RDWR|os.O_TRUNC, defaultFilePerms)
 	if err != nil {
-		mb.mu.Lock()
-		_ = mb.dirtyCloseWithRemove(true)
-		mb.mu.Unlock()
-		return nil, fmt.Errorf("store: error creating msg block file: %w", err)
+		return abandon(err)
 	}
 	mb.file = file
+	if fs.prf != nil {
+		if err := fs.genEncryptionKeysForBlock(mb); err != nil {
+			return abandon(err)
+		}
+	}
 	// With SyncAlways a synced record must not vanish with an unsynced
 	// directory entry, so the new file's entry is made durable now.
 	if fs.fcfg.SyncAlways {
 		if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil {
-			_ = file.Close()
-			mb.file = nil
-			mb.mu.Lock()
-			_ = mb.dirtyCloseWithRemove(true)
-			mb.mu.Unlock()
-			return nil, err
+			return abandon(err)
 		}
 	}
 	fs.addMsgBlock(mb)
@@ -457,6 +491,19 @@ func (mb *msgBlock) lastChecksum() []byte {
 	if mb.rawBytes < checksumSize {
 		return lchk[:]
 	}
+	if err := mb.checkAndLoadEncryption(); err != nil {
+		return nil
+	}
+	if mb.seed != nil {
+		// The stream cipher must run from offset 0 to reach the tail.
+		buf, err := mb.loadBlock(nil)
+		if err != nil || len(buf) < checksumSize || mb.encryptOrDecryptIfNeeded(buf) != nil {
+			return nil
+		}
+		copy(lchk[:], buf[len(buf)-checksumSize:])
+		return lchk[:]
+	}
+	// Compressed blocks keep the last record's hash at the end, plain.
 	if _, err := f.ReadAt(lchk[:], int64(mb.rawBytes)-checksumSize); err != nil {
 		return nil
 	}
@@ -546,6 +593,16 @@ func (mb *msgBlock) dirtyCloseWithRemove(remove bool) error {
 				}
 			}
 			mb.fileName = _EMPTY_
+		}
+		kfn := mb.keyFileName
+		if kfn == _EMPTY_ && mb.fs.prf != nil {
+			kfn = mb.fs.blockKeyFile(mb.index)
+		}
+		if kfn != _EMPTY_ {
+			if err := mb.fs.fsys.Remove(kfn); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			mb.keyFileName = _EMPTY_
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/minio/highwayhash"
 
+	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/stree"
 )
 
@@ -105,7 +106,7 @@ func (mb *msgBlock) loadMsgsWithLock() error {
 			continue
 		}
 
-		buf, err := mb.loadBlock(nil)
+		buf, err := mb.loadBlockPlain()
 		if err != nil {
 			mb.fs.warn("loadBlock error: %v", err)
 			if err == errNoBlkData {
@@ -580,10 +581,12 @@ func (mb *msgBlock) tryExpireCacheLocked() {
 		return
 	}
 	bufts := max(mb.lastLoad, mb.lastWrite)
-	if delta := accessTime() - bufts; delta <= int64(mb.cacheExpire) {
+	// Both stamps come from the access-time ticker, so the last activity
+	// may be up to a tick more recent than it looks.
+	if delta := accessTime() - bufts; delta <= int64(mb.cacheExpire)+int64(ats.TickInterval) {
 		td := mb.cacheExpire - time.Duration(delta)
 		if td <= 0 {
-			td = time.Millisecond
+			td = ats.TickInterval
 		}
 		mb.resetCacheExpireTimer(td)
 		return

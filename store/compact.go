@@ -363,31 +363,34 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 	return nil
 }
 
-// replaceFile atomically replaces the block file with buf. The new file is
-// synced before the rename and the directory after it: a rewritten block
-// that vanished or came back empty in a crash would lose messages that were
-// safely on disk before.
+// replaceFileVia atomically replaces the block file, through the temporary
+// file tmp, with plain records stored compressed with alg and encrypted as
+// the store is. The new file is synced before the rename and the directory
+// after it: a rewritten block that vanished or came back empty in a crash
+// would lose messages that were safely on disk before.
 //
 // A failure before the rename leaves the old file as it was and returns a
 // *rolledBackError. Once renamed, the new file is in place whatever
 // follows; a failed directory sync then becomes the block's sticky write
-// error but replaceFile reports success, so callers update their state to
-// match the disk. mb.mu held.
-func (mb *msgBlock) replaceFile(buf []byte) error {
-	return mb.replaceFileVia(filepath.Join(mb.fs.fcfg.StoreDir, msgDir, fmt.Sprintf(newScan, mb.index)), buf)
-}
-
-// replaceFileVia is replaceFile through the temporary file tmp. mb.mu held.
-func (mb *msgBlock) replaceFileVia(tmp string, buf []byte) error {
+// error but replaceFileVia reports success, so callers update their state
+// to match the disk. mb.mu held.
+func (mb *msgBlock) replaceFileVia(tmp string, plain []byte, alg StoreCompression) error {
 	fs := mb.fs
-	if err := writeFileSynced(fs, tmp, buf); err != nil {
+	stored, err := mb.storedForm(plain, alg)
+	if err != nil {
+		return &rolledBackError{fmt.Errorf("store: failed to prepare new block file: %w", err)}
+	}
+	if err := writeFileSynced(fs, tmp, stored); err != nil {
 		return &rolledBackError{fmt.Errorf("store: failed to write new block file: %w", err)}
 	}
 	if err := fs.fsys.Rename(tmp, mb.fileName); err != nil {
 		_ = fs.fsys.Remove(tmp)
 		return &rolledBackError{fmt.Errorf("store: failed to move new block file into place: %w", err)}
 	}
-	mb.rawBytes = uint64(len(buf))
+	mb.rawBytes = uint64(len(stored))
+	mb.cmp = alg
+	// The key stream restarts with the new file.
+	mb.bek, mb.bekPos = nil, 0
 	if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil && mb.writeErr == nil {
 		mb.writeErr = fmt.Errorf("store: sync of msgs directory failed: %w", err)
 	}
@@ -412,16 +415,20 @@ func writeFileSynced(fs *fileStore, name string, data []byte) error {
 	return err
 }
 
-// atomicOverwriteFile replaces the block file with buf through a temporary
-// file, reopening the block for writing if it was open. Compression is not
-// implemented, so allowCompress only documents the caller's intent. mb.mu held.
+// atomicOverwriteFile replaces the block file with the plain records buf
+// through a temporary file, compressed in the store's compression when
+// allowCompress (never for the block being appended to), and reopens the
+// block for writing if it was open. mb.mu held.
 func (mb *msgBlock) atomicOverwriteFile(buf []byte, allowCompress bool) error {
-	_ = allowCompress
 	wasOpen := mb.file != nil
 	if wasOpen {
 		mb.closeFDsLockedNoCheck()
 	}
-	if err := mb.replaceFileVia(mb.fileName+blkTmpSuffix, buf); err != nil {
+	alg := NoCompression
+	if allowCompress {
+		alg = mb.fs.fcfg.Compression
+	}
+	if err := mb.replaceFileVia(mb.fileName+blkTmpSuffix, buf, alg); err != nil {
 		return err
 	}
 	if wasOpen {

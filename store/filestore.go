@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -182,6 +183,18 @@ type fileStore struct {
 	firstMoved  bool // the first sequence moved; syncBlocks may drop tombstones
 	ttls        *thw.HashWheel
 	lastPurgeEx time.Time
+
+	// Encryption: prf and oldprf derive key-encryption keys (nil: the store
+	// is plain); aek is the stream's asset key, sealing meta.inf and
+	// index.db. rotateMetaKey says meta.key only opened with the old key or
+	// cipher and is replaced once recovery is done.
+	prf           keyGen
+	oldprf        keyGen
+	aek           cipher.AEAD
+	rotateMetaKey bool
+
+	// compressWG counts blocks being compressed in the background.
+	compressWG sync.WaitGroup
 }
 
 // msgId is a sequence and its timestamp.
@@ -197,6 +210,12 @@ type FileStoreOptions struct {
 	// Created is the stream's creation time recorded in meta.inf; zero
 	// means now.
 	Created time.Time
+	// PRF, when set, encrypts the store with FileStoreConfig.Cipher: it
+	// derives the key-encryption key of each key file from a context
+	// (upstream's prf; a server hashes its account name first).
+	PRF func(context []byte) ([]byte, error)
+	// OldPRF is a previous PRF: keys it sealed are re-keyed with PRF.
+	OldPRF func(context []byte) ([]byte, error)
 }
 
 // NewFileStore opens (recovering it if it exists) or creates the file store
@@ -212,20 +231,31 @@ func NewFileStoreWithOptions(fcfg FileStoreConfig, cfg StreamConfig, opts FileSt
 	if created.IsZero() {
 		created = time.Now().UTC()
 	}
-	fs, err := newFileStoreWithCreated(fcfg, cfg, created, opts.FS)
+	fs, err := openFileStore(opts.FS, fcfg, cfg, created, opts.PRF, opts.OldPRF)
 	if err != nil {
 		return nil, err
 	}
 	return fs, nil
 }
 
-// newFileStore opens a store on the OS file system, created now.
+// newFileStore opens a plain store on the OS file system, created now.
 func newFileStore(fcfg FileStoreConfig, cfg StreamConfig) (*fileStore, error) {
 	return newFileStoreWithCreated(fcfg, cfg, time.Now().UTC(), nil)
 }
 
-// newFileStoreWithCreated opens or creates a store. fsys nil means the OS.
-func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created time.Time, fsys vfs.FS) (fs *fileStore, err error) {
+// newFileStoreWithCreated opens or creates a store on the OS file system
+// (upstream's signature, with oldprf optional).
+func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created time.Time, prf keyGen, oldprf ...keyGen) (*fileStore, error) {
+	var old keyGen
+	if len(oldprf) > 0 {
+		old = oldprf[0]
+	}
+	return openFileStore(nil, fcfg, cfg, created, prf, old)
+}
+
+// openFileStore opens or creates a store. fsys nil means the OS; prf nil
+// means no encryption.
+func openFileStore(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, prf, oldprf keyGen) (fs *fileStore, err error) {
 	if cfg.Name == _EMPTY_ {
 		return nil, errNameRequired
 	}
@@ -236,7 +266,7 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 		fsys = vfs.Default
 	}
 	if fcfg.BlockSize == 0 {
-		fcfg.BlockSize = dynBlkSize(cfg.Retention, cfg.MaxBytes, false)
+		fcfg.BlockSize = dynBlkSize(cfg.Retention, cfg.MaxBytes, prf != nil)
 	}
 	if fcfg.BlockSize > maxBlockSize {
 		return nil, errBlockTooLarge
@@ -250,10 +280,8 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 	if fcfg.SyncInterval == 0 {
 		fcfg.SyncInterval = defaultSyncInterval
 	}
-	if fcfg.Compression != NoCompression {
-		// Only uncompressed blocks are implemented; refuse rather than
-		// write something a server would read differently.
-		return nil, fmt.Errorf("store: compression %v is not supported yet", fcfg.Compression)
+	if fcfg.Compression != NoCompression && fcfg.Compression != S2Compression {
+		return nil, fmt.Errorf("store: unknown compression %v", fcfg.Compression)
 	}
 
 	if err := ensureStoreDir(fsys, fcfg.StoreDir); err != nil {
@@ -276,6 +304,8 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 		cfg:          FileStreamInfo{Created: created, StreamConfig: cfg},
 		quit:         make(chan struct{}),
 		stateDone:    make(chan struct{}),
+		prf:          prf,
+		oldprf:       oldprf,
 	}
 	fs.syncAlways.Store(fcfg.SyncAlways)
 	if cfg.AllowMsgTTL {
@@ -296,9 +326,15 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 		return nil, fmt.Errorf("store: could not create hash: %w", err)
 	}
 
-	// An encrypted store needs its main key, which this port cannot take yet.
-	if _, err := fsys.Stat(filepath.Join(fcfg.StoreDir, JetStreamMetaFileKey)); err == nil {
-		return nil, errNoMainKey
+	// An encrypted store cannot be opened without its key generator.
+	keyFile := filepath.Join(fcfg.StoreDir, JetStreamMetaFileKey)
+	if _, err := fsys.Stat(keyFile); err == nil {
+		if fs.prf == nil {
+			return nil, errNoMainKey
+		}
+		if err := fs.recoverAEK(); err != nil {
+			return nil, err
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -338,6 +374,16 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 		fs.mu.Unlock()
 	}
 
+	// Whether the last block's data reached the disk before the restart is
+	// unknown: sync it before a later block can exist.
+	fs.mu.Lock()
+	if lmb := fs.lastBlock; lmb != nil {
+		lmb.mu.Lock()
+		lmb.needSync = lmb.rawBytes > 0 && !fcfg.SyncAlways
+		lmb.mu.Unlock()
+	}
+	fs.mu.Unlock()
+
 	if err := fs.finishRecovery(); err != nil {
 		fs.closeAllMsgBlocks(false)
 		return nil, err
@@ -355,9 +401,19 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 	}
 
 	// meta.inf is only written when missing or empty, so a recovered store
-	// keeps the config it was created with until UpdateConfig.
+	// keeps the config it was created with until UpdateConfig. An encrypted
+	// store without meta.key (restored from a plain snapshot) or whose key
+	// is being rotated writes it again, with a new key.
 	meta := filepath.Join(fcfg.StoreDir, JetStreamMetaFile)
-	if fi, err := fsys.Stat(meta); err != nil && errors.Is(err, os.ErrNotExist) || fi != nil && fi.Size() == 0 {
+	_, kerr := fsys.Stat(keyFile)
+	needKey := fs.prf != nil && (errors.Is(kerr, os.ErrNotExist) || fs.rotateMetaKey)
+	if needKey {
+		fs.mu.Lock()
+		fs.aek, fs.rotateMetaKey = nil, false
+		fs.dirty++
+		fs.mu.Unlock()
+	}
+	if fi, err := fsys.Stat(meta); err != nil && errors.Is(err, os.ErrNotExist) || fi != nil && fi.Size() == 0 || needKey {
 		fs.mu.Lock()
 		err := fs.writeStreamMeta()
 		fs.mu.Unlock()

@@ -8,7 +8,7 @@ import (
 )
 
 func TestFileStoreBasics(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
 
 		subj, msg := "foo", []byte("Hello World")
@@ -47,7 +47,7 @@ func TestFileStoreBasics(t *testing.T) {
 }
 
 func TestFileStoreMsgHeaders(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Storage: FileStorage})
 		subj, hdr, msg := "foo", []byte("name:derek"), []byte("Hello World")
 		require_Equal(t, int(fileStoreMsgSize(subj, hdr, msg)), 22+len(subj)+4+len(hdr)+len(msg)+8)
@@ -65,7 +65,7 @@ func TestFileStoreMsgHeaders(t *testing.T) {
 }
 
 func TestFileStoreBasicWriteMsgsAndRestore(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)

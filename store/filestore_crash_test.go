@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/porttracker/porttracker/store/vfs"
 )
@@ -46,8 +48,11 @@ type storedMsg struct {
 	msg  []byte
 }
 
-// crashModel is what the test knows was acknowledged.
+// crashModel is what the test knows was acknowledged. Background
+// compression calls the crash hook from its own goroutine, so the model is
+// read and written under mu.
 type crashModel struct {
+	mu       sync.Mutex
 	stored   map[uint64]storedMsg // acknowledged stores
 	removed  map[uint64]bool      // acknowledged removals
 	inflight *crashOp             // the operation running at the crash
@@ -61,7 +66,16 @@ func newCrashModel() *crashModel {
 	return &crashModel{stored: map[uint64]storedMsg{}, removed: map[uint64]bool{}, mayRemove: map[uint64]bool{}}
 }
 
+// update changes the model under its lock.
+func (m *crashModel) update(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+}
+
 func (m *crashModel) clone() *crashModel {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	c := newCrashModel()
 	for k, v := range m.stored {
 		c.stored[k] = v
@@ -127,6 +141,8 @@ func crashWorkload(seed int64, n int) []crashOp {
 // image of the disk and a copy of the model. It returns how many mutations
 // the workload made.
 type crashRun struct {
+	mu       sync.Mutex // guards count, image and imageMod
+	variant  storeVariant
 	mem      *vfs.MemFS
 	count    int
 	crashAt  int
@@ -140,6 +156,8 @@ func (r *crashRun) MaybeError(op vfs.Op) error {
 	if !op.IsMutation() {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.count++
 	if r.count == r.crashAt {
 		r.image = r.mem.CrashClone(r.opts)
@@ -150,10 +168,44 @@ func (r *crashRun) MaybeError(op vfs.Op) error {
 
 const crashStoreDir = "/data/stream"
 
-func crashConfigs(syncAlways bool) (FileStoreConfig, StreamConfig) {
-	fcfg := FileStoreConfig{StoreDir: crashStoreDir, BlockSize: 512, SyncAlways: syncAlways}
+// storeVariant is a stored form the crash and fault matrices run with.
+type storeVariant struct {
+	name   string
+	cipher StoreCipher
+	cmp    StoreCompression
+}
+
+// keyGen is the variant's key generator; nil when plain.
+func (v storeVariant) keyGen() keyGen {
+	if v.cipher == NoCipher {
+		return nil
+	}
+	return hmacKeyGen("crash")
+}
+
+var (
+	plainVariant  = storeVariant{"plain", NoCipher, NoCompression}
+	crashVariants = []storeVariant{
+		plainVariant,
+		{"aes-s2", AES, S2Compression},
+		{"chacha", ChaCha, NoCompression},
+	}
+)
+
+func crashConfigs(syncAlways bool, variant ...storeVariant) (FileStoreConfig, StreamConfig) {
+	v := plainVariant
+	if len(variant) > 0 {
+		v = variant[0]
+	}
+	fcfg := FileStoreConfig{StoreDir: crashStoreDir, BlockSize: 512, SyncAlways: syncAlways, Cipher: v.cipher, Compression: v.cmp}
 	cfg := StreamConfig{Name: "crash", Subjects: []string{"foo.*", "bar"}, Storage: FileStorage}
 	return fcfg, cfg
+}
+
+// openVariant opens a store of variant v on fsys.
+func openVariant(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, v storeVariant) (*fileStore, error) {
+	cfg.Storage = FileStorage
+	return openFileStore(fsys, fcfg, cfg, time.Now(), v.keyGen(), nil)
 }
 
 func runCrashWorkload(t *testing.T, r *crashRun, ops []crashOp, syncAlways bool) {
@@ -161,22 +213,22 @@ func runCrashWorkload(t *testing.T, r *crashRun, ops []crashOp, syncAlways bool)
 	fsys := vfs.NewFaultFS(r.mem, r)
 	require_NoError(t, r.mem.MkdirAll("/data", 0o700))
 	require_NoError(t, r.mem.SyncDir("/"))
-	fcfg, cfg := crashConfigs(syncAlways)
-	fs, err := newTestFileStoreFS(t, fsys, fcfg, cfg)
+	fcfg, cfg := crashConfigs(syncAlways, r.variant)
+	fs, err := openVariant(fsys, fcfg, cfg, r.variant)
 	require_NoError(t, err)
 	defer func() { fs.Stop() }()
 	m := r.model
 	for i := range ops {
 		op := ops[i]
-		m.inflight = &op
+		m.update(func() { m.inflight = &op })
 		switch op.kind {
 		case crashStore:
-			m.inflightSeq = fs.lastSeq() + 1
+			m.update(func() { m.inflightSeq = fs.lastSeq() + 1 })
 			seq, _, err := fs.StoreMsg(op.subj, op.hdr, op.msg, 0)
 			require_NoError(t, err)
-			m.stored[seq] = storedMsg{op.subj, op.hdr, op.msg}
+			m.update(func() { m.stored[seq] = storedMsg{op.subj, op.hdr, op.msg} })
 		case crashRemove, crashErase:
-			m.mayRemove[op.seq] = true
+			m.update(func() { m.mayRemove[op.seq] = true })
 			var removed bool
 			if op.kind == crashRemove {
 				removed, err = fs.RemoveMsg(op.seq)
@@ -185,29 +237,33 @@ func runCrashWorkload(t *testing.T, r *crashRun, ops []crashOp, syncAlways bool)
 			}
 			require_NoError(t, err)
 			require_True(t, removed)
-			m.removed[op.seq] = true
+			m.update(func() { m.removed[op.seq] = true })
 		case crashSkip:
 			_, err := fs.SkipMsg(0)
 			require_NoError(t, err)
 		case crashRestart:
 			require_NoError(t, fs.Stop())
-			fs, err = newTestFileStoreFS(t, fsys, fcfg, cfg)
+			fs, err = openVariant(fsys, fcfg, cfg, r.variant)
 			require_NoError(t, err)
 		case crashPurgeSubject:
-			for seq, sm := range m.stored {
-				if sm.subj == op.subj && !m.removed[seq] {
-					m.mayRemove[seq] = true
+			m.update(func() {
+				for seq, sm := range m.stored {
+					if sm.subj == op.subj && !m.removed[seq] {
+						m.mayRemove[seq] = true
+					}
 				}
-			}
+			})
 			_, err := fs.PurgeEx(op.subj, 0, 0)
 			require_NoError(t, err)
-			for seq, sm := range m.stored {
-				if sm.subj == op.subj {
-					m.removed[seq] = true
+			m.update(func() {
+				for seq, sm := range m.stored {
+					if sm.subj == op.subj {
+						m.removed[seq] = true
+					}
 				}
-			}
+			})
 		}
-		m.inflight = nil
+		m.update(func() { m.inflight = nil })
 	}
 }
 
@@ -288,10 +344,10 @@ func sameMsg(sm *StoreMsg, want storedMsg) bool {
 
 // checkCrashImage reopens the store on a crash image and checks it against
 // the model as of the crash.
-func checkCrashImage(t *testing.T, image *vfs.MemFS, m *crashModel, syncAlways bool) {
+func checkCrashImage(t *testing.T, image *vfs.MemFS, m *crashModel, syncAlways bool, v storeVariant) {
 	t.Helper()
-	fcfg, cfg := crashConfigs(syncAlways)
-	fs, err := newTestFileStoreFS(t, image, fcfg, cfg)
+	fcfg, cfg := crashConfigs(syncAlways, v)
+	fs, err := openVariant(image, fcfg, cfg, v)
 	if err != nil {
 		t.Fatalf("reopen after crash: %v", err)
 	}
@@ -333,40 +389,47 @@ func checkCrashImage(t *testing.T, image *vfs.MemFS, m *crashModel, syncAlways b
 
 func TestFileStoreCrashMatrix(t *testing.T) {
 	ops := crashWorkload(7, 70)
-	for _, tc := range []struct {
-		name       string
-		syncAlways bool
-		torn       bool
-	}{
-		{"sync-always", true, false},
-		{"sync-always-torn", true, true},
-		{"no-sync", false, false},
-		{"no-sync-torn", false, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// A dry run counts the mutations to crash at.
-			dry := &crashRun{mem: vfs.NewMem(), model: newCrashModel()}
-			runCrashWorkload(t, dry, ops, tc.syncAlways)
-			total := dry.count
-			require_True(t, total > 100)
+	for _, v := range crashVariants {
+		for _, tc := range []struct {
+			name       string
+			syncAlways bool
+			torn       bool
+		}{
+			{"sync-always", true, false},
+			{"sync-always-torn", true, true},
+			{"no-sync", false, false},
+			{"no-sync-torn", false, true},
+		} {
+			t.Run(v.name+"/"+tc.name, func(t *testing.T) {
+				// A dry run counts the mutations to crash at.
+				dry := &crashRun{variant: v, mem: vfs.NewMem(), model: newCrashModel()}
+				runCrashWorkload(t, dry, ops, tc.syncAlways)
+				total := dry.count
+				require_True(t, total > 100)
 
-			for k := 1; k <= total; k++ {
-				r := &crashRun{mem: vfs.NewMem(), crashAt: k, model: newCrashModel()}
-				if tc.torn {
-					r.opts.Rand = rand.New(rand.NewSource(int64(k)))
+				for k := 1; k <= total; k++ {
+					r := &crashRun{variant: v, mem: vfs.NewMem(), crashAt: k, model: newCrashModel()}
+					if tc.torn {
+						r.opts.Rand = rand.New(rand.NewSource(int64(k)))
+					}
+					runCrashWorkload(t, r, ops, tc.syncAlways)
+					if r.image == nil {
+						// Background compression makes the number of
+						// disk operations vary a little between runs.
+						if v.cmp != NoCompression && k > total-10 {
+							continue
+						}
+						t.Fatalf("crash point %d of %d never reached", k, total)
+					}
+					t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+						checkCrashImage(t, r.image, r.imageMod, tc.syncAlways, v)
+					})
+					if t.Failed() {
+						return
+					}
 				}
-				runCrashWorkload(t, r, ops, tc.syncAlways)
-				if r.image == nil {
-					t.Fatalf("crash point %d of %d never reached", k, total)
-				}
-				t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
-					checkCrashImage(t, r.image, r.imageMod, tc.syncAlways)
-				})
-				if t.Failed() {
-					return
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

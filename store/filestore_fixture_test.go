@@ -29,6 +29,8 @@ type fixtureManifest struct {
 	Messages        []fixtureMsg `json:"messages"`
 	DeletedSeqs     []uint64     `json:"deleted_seqs"`
 	IndexRemoved    bool         `json:"index_removed"`
+	PRF             string       `json:"prf"`
+	PRFKey          string       `json:"prf_key"`
 	TornTail        *struct {
 		File       string   `json:"file"`
 		IntactSeqs []uint64 `json:"intact_seqs"`
@@ -68,9 +70,9 @@ type fixtureMsg struct {
 	TTL     *int64 `json:"ttl"`
 }
 
-// supportedFixtures are the scenarios whose features the port has: plain
-// (unencrypted, uncompressed) stream stores. s2, enc-aes, enc-chacha and
-// consumer need compression, encryption and consumer stores.
+// supportedFixtures are the scenarios this test reads: every one. The
+// consumer fixture's consumer state is checked by the consumer store's
+// tests; here its stream is.
 var supportedFixtures = []string{
 	"basic-multiblock",
 	"no-index",
@@ -78,6 +80,10 @@ var supportedFixtures = []string{
 	"skips-tombstones",
 	"torn-tail",
 	"limits",
+	"s2",
+	"enc-aes",
+	"enc-chacha",
+	"consumer",
 }
 
 const fixturesDir = "testdata/fixtures"
@@ -144,7 +150,28 @@ func openFixture(t testing.TB, m *fixtureManifest, dir string) *fileStore {
 		Cipher:      NoCipher,
 		Compression: NoCompression,
 	}
-	fs, err := newFileStoreWithCreated(fcfg, cfg, m.Created, nil)
+	switch m.FileStoreConfig.Cipher {
+	case "aes":
+		fcfg.Cipher = AES
+	case "chacha":
+		fcfg.Cipher = ChaCha
+	case "none":
+	default:
+		t.Fatalf("unknown fixture cipher %q", m.FileStoreConfig.Cipher)
+	}
+	switch m.FileStoreConfig.Compression {
+	case "s2":
+		fcfg.Compression = S2Compression
+	case "none":
+	default:
+		t.Fatalf("unknown fixture compression %q", m.FileStoreConfig.Compression)
+	}
+	var kg keyGen
+	if fcfg.Cipher != NoCipher {
+		require_Equal(t, m.PRF, "hmac-sha256")
+		kg = hmacKeyGen(m.PRFKey)
+	}
+	fs, err := newFileStoreWithCreated(fcfg, cfg, m.Created, kg)
 	require_NoError(t, err)
 	return fs
 }
@@ -219,8 +246,6 @@ func TestFileStoreFixtures(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			m := loadManifest(t, scenario)
 			require_Equal(t, m.Scenario, scenario)
-			require_Equal(t, m.FileStoreConfig.Cipher, "none")
-			require_Equal(t, m.FileStoreConfig.Compression, "none")
 			dir := copyFixtureStore(t, scenario)
 
 			fs := openFixture(t, m, dir)

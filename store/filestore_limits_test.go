@@ -8,7 +8,7 @@ import (
 )
 
 func TestFileStoreSelectNextFirst(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 256
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		for i := 0; i < 10; i++ {
@@ -39,7 +39,7 @@ func TestFileStoreSelectNextFirst(t *testing.T) {
 }
 
 func TestFileStoreSkipMsg(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 256
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
@@ -103,7 +103,7 @@ func TestFileStoreSkipMsg(t *testing.T) {
 }
 
 func TestFileStoreWriteExpireWrite(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.CacheExpire = 10 * time.Millisecond
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
@@ -148,7 +148,7 @@ func TestFileStoreWriteExpireWrite(t *testing.T) {
 }
 
 func TestFileStoreMsgLimit(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", MaxMsgs: 10})
 		for i := 0; i < 10; i++ {
 			fs.StoreMsg("foo", nil, []byte("Hello World"), 0)
@@ -166,7 +166,7 @@ func TestFileStoreMsgLimit(t *testing.T) {
 }
 
 func TestFileStoreMsgLimitBug(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage, MaxMsgs: 1}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)
@@ -191,7 +191,7 @@ func TestFileStoreBytesLimit(t *testing.T) {
 	toStore := uint64(1024)
 	maxBytes := storedMsgSize * toStore
 
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", MaxBytes: int64(maxBytes)})
 		for i := uint64(0); i < toStore; i++ {
 			fs.StoreMsg(subj, nil, msg, 0)
@@ -217,7 +217,7 @@ func TestFileStoreBytesLimitWithDiscardNew(t *testing.T) {
 	storedMsgSize := fileStoreMsgSize(subj, nil, msg)
 	toStore := uint64(2)
 
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", MaxBytes: 100, Discard: DiscardNew})
 		for i := 0; i < 10; i++ {
 			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
@@ -235,7 +235,7 @@ func TestFileStoreBytesLimitWithDiscardNew(t *testing.T) {
 
 func TestFileStoreAgeLimit(t *testing.T) {
 	maxAge := time.Second
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 256
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", MaxAge: maxAge})
 		toStore := 500
@@ -269,7 +269,7 @@ func TestFileStoreAgeLimit(t *testing.T) {
 }
 
 func TestFileStoreTimeStamps(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		last := time.Now().UnixNano()
 		for i := 0; i < 10; i++ {
@@ -290,7 +290,7 @@ func TestFileStoreTimeStamps(t *testing.T) {
 
 func TestFileStoreAgeLimitRecovery(t *testing.T) {
 	maxAge := time.Second
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.CacheExpire = time.Millisecond
 		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage, MaxAge: maxAge}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
@@ -316,7 +316,7 @@ func TestFileStoreAgeLimitRecovery(t *testing.T) {
 }
 
 func TestFileStoreMaxMsgsPerSubject(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 128
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "TEST", Subjects: []string{"kv.>"}, MaxMsgsPer: 2})
 		for i := 0; i < 10; i++ {

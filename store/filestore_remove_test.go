@@ -14,7 +14,7 @@ import (
 )
 
 func TestFileStorePurge(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		blkSize := uint64(64 * 1024)
 		fcfg.BlockSize = blkSize
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
@@ -85,7 +85,7 @@ func TestFileStorePurge(t *testing.T) {
 }
 
 func TestFileStoreCompact(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 350
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
@@ -118,7 +118,7 @@ func TestFileStoreCompact(t *testing.T) {
 }
 
 func TestFileStoreCompactLastPlusOne(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 8192
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		msg := make([]byte, 10_000)
@@ -137,7 +137,7 @@ func TestFileStoreCompactLastPlusOne(t *testing.T) {
 }
 
 func TestFileStoreCompactMsgCountBug(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		for i := 0; i < 10; i++ {
 			fs.StoreMsg("foo", nil, []byte("Hello World"), 0)
@@ -158,7 +158,7 @@ func TestFileStoreCompactMsgCountBug(t *testing.T) {
 }
 
 func TestFileStoreStreamTruncate(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.BlockSize = 350
 		cfg := StreamConfig{Name: "zzz", Subjects: []string{"*"}, Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
@@ -214,7 +214,7 @@ func TestFileStoreStreamTruncate(t *testing.T) {
 }
 
 func TestFileStoreRemovePartialRecovery(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)
@@ -240,7 +240,7 @@ func TestFileStoreRemovePartialRecovery(t *testing.T) {
 }
 
 func TestFileStoreRemoveOutOfOrderRecovery(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)
@@ -278,7 +278,7 @@ func TestFileStoreRemoveOutOfOrderRecovery(t *testing.T) {
 }
 
 func TestFileStoreBitRot(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)
@@ -380,7 +380,7 @@ func TestFileStoreEraseMsg(t *testing.T) {
 }
 
 func TestFileStoreEraseAndNoIndexRecovery(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
 		fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 		require_NoError(t, err)
@@ -409,7 +409,7 @@ func TestFileStoreEraseAndNoIndexRecovery(t *testing.T) {
 }
 
 func TestFileStoreWriteAndReadSameBlock(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		for i := uint64(1); i <= 10; i++ {
 			fs.StoreMsg("foo", nil, []byte("Hello World!"), 0)
@@ -420,7 +420,7 @@ func TestFileStoreWriteAndReadSameBlock(t *testing.T) {
 }
 
 func TestFileStoreAndRetrieveMultiBlock(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		subj, msg := "foo", []byte("Hello World!")
 		fcfg.BlockSize = 4 * fileStoreMsgSize(subj, nil, msg)
 		cfg := StreamConfig{Name: "zzz", Storage: FileStorage}
@@ -445,7 +445,7 @@ func TestFileStoreAndRetrieveMultiBlock(t *testing.T) {
 }
 
 func TestFileStoreCollapseDmap(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		subj, msg := "foo", []byte("Hello World!")
 		fcfg.BlockSize = 4 * fileStoreMsgSize(subj, nil, msg)
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
@@ -492,7 +492,7 @@ func TestFileStoreCollapseDmap(t *testing.T) {
 }
 
 func TestFileStoreReadCache(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fcfg.CacheExpire = 50 * time.Millisecond
 		subj, msg := "foo.bar", make([]byte, 1024)
 		storedMsgSize := fileStoreMsgSize(subj, nil, msg)
@@ -530,7 +530,7 @@ func TestFileStoreReadCache(t *testing.T) {
 }
 
 func TestFileStorePartialCacheExpiration(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		cexp := 10 * time.Millisecond
 		fcfg.CacheExpire = cexp
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
@@ -544,7 +544,7 @@ func TestFileStorePartialCacheExpiration(t *testing.T) {
 }
 
 func TestFileStoreInvalidIndexesRebuilt(t *testing.T) {
-	testFileStoreAllPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
+	testFileStoreEncryptedPermutations(t, func(t *testing.T, fcfg FileStoreConfig) {
 		fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz"})
 		for i := 0; i < 5; i++ {
 			_, _, err := fs.StoreMsg("foo", nil, []byte("ok-1"), 0)

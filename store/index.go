@@ -92,6 +92,17 @@ func (fs *fileStore) _writeFullState(force bool) error {
 		fs.mu.RUnlock()
 		return nil
 	}
+	if fs.prf != nil && fs.aek == nil {
+		// Making the key writes meta.key, which needs the write lock.
+		fs.mu.RUnlock()
+		fs.mu.Lock()
+		err := fs.setupAEK()
+		fs.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		fs.mu.RLock()
+	}
 	numSubjects := fs.numSubjects()
 	if !force {
 		var numDeleted int
@@ -172,6 +183,15 @@ func (fs *fileStore) _writeFullState(force bool) error {
 	}
 	buf = binary.AppendUvarint(buf, uint64(lbi))
 	buf = append(buf, lchk[:]...)
+
+	if fs.aek != nil {
+		sealed, err := sealWithRandomNonce(fs.aek, buf)
+		if err != nil {
+			fs.mu.RUnlock()
+			return err
+		}
+		buf = sealed
+	}
 
 	fn := filepath.Join(fs.fcfg.StoreDir, msgDir, streamStreamStateFile)
 	// Our own hasher: fs.hasher is not ours to use under a read lock.

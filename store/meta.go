@@ -8,13 +8,22 @@ import (
 	"github.com/minio/highwayhash"
 )
 
-// writeStreamMeta writes meta.inf (the config and creation time as JSON)
-// and meta.sum (the hex highwayhash of meta.inf, keyed sha256(stream name)).
-// fs.mu held.
+// writeStreamMeta writes meta.inf (the config and creation time as JSON,
+// sealed with the stream key when encrypted) and meta.sum (the hex
+// highwayhash of meta.inf's bytes, keyed sha256(stream name)). fs.mu held.
 func (fs *fileStore) writeStreamMeta() error {
+	if err := fs.setupAEK(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(fs.cfg)
 	if err != nil {
 		return err
+	}
+	// Encrypted stores seal meta.inf; meta.sum is then over the sealed bytes.
+	if fs.aek != nil {
+		if b, err = sealWithRandomNonce(fs.aek, b); err != nil {
+			return err
+		}
 	}
 	meta := filepath.Join(fs.fcfg.StoreDir, JetStreamMetaFile)
 	if err = fs.writeFileWithOptionalSync(meta, b, defaultFilePerms); err != nil {

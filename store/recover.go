@@ -124,7 +124,7 @@ func (mb *msgBlock) rebuildState() (*LostStreamData, []uint64, error) {
 func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
 	mb.clearCacheAndOffset()
 
-	buf, err := mb.loadBlock(nil)
+	buf, err := mb.loadBlockPlain()
 	if err != nil || len(buf) == 0 {
 		if err != nil && err != errNoBlkData {
 			return nil, nil, err
@@ -144,7 +144,8 @@ func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
 		}
 		return ld, nil, nil
 	}
-	return mb.rebuildStateFromBufLocked(buf, true)
+	// A compressed block cannot be cut at an offset of its plain records.
+	return mb.rebuildStateFromBufLocked(buf, mb.cmp == NoCompression)
 }
 
 // rebuildStateFromBufLocked recounts the block from its records in buf.
@@ -205,13 +206,11 @@ func (mb *msgBlock) rebuildStateFromBufLocked(buf []byte, allowTruncate bool) (*
 			return err
 		}
 		mb.rawBytes = uint64(index)
+		// From the plain records: the file may be encrypted.
 		if index >= checksumSize {
-			var lchk [8]byte
-			if _, err := fd.ReadAt(lchk[:], int64(index-checksumSize)); err != nil {
-				return err
-			}
-			copy(mb.tailChecksum[:], lchk[:])
+			copy(mb.tailChecksum[:], buf[index-checksumSize:index])
 		}
+		mb.bek, mb.bekPos = nil, 0
 		return fd.Sync()
 	}
 
@@ -400,6 +399,19 @@ func (fs *fileStore) recoverFullState() error {
 	var hb [highwayhash.Size64]byte
 	if !bytes.Equal(h, fs.hasher.Sum(hb[:0])) {
 		return corrupt("Stream state checksum did not match")
+	}
+	// Encrypted stores seal index.db; the hash is over the sealed bytes. A
+	// store restored from a plain snapshot has a plain one and no key yet.
+	if fs.prf != nil && fs.aek != nil {
+		plain, err := openSealed(fs.aek, buf)
+		if err != nil {
+			fs.warn("Stream state error reading encryption key: %v", err)
+			return err
+		}
+		buf = plain
+	}
+	if len(buf) < hdrLen {
+		return corrupt("Stream state too short")
 	}
 
 	version := buf[1]
@@ -607,6 +619,17 @@ func (fs *fileStore) recoverMsgs() error {
 
 	for _, index := range indices {
 		mb, err := fs.recoverMsgBlock(uint32(index))
+		if (errors.Is(err, errBadKeySize) || errors.Is(err, errKeyInvalid)) && mb != nil {
+			// Without its key the block cannot be read; upstream drops it
+			// too (a replicated stream catches up from a peer).
+			mb.mu.Lock()
+			derr := mb.dirtyCloseWithRemove(true)
+			mb.mu.Unlock()
+			if derr != nil {
+				return derr
+			}
+			continue
+		}
 		if err != nil || mb == nil {
 			return err
 		}
@@ -700,6 +723,9 @@ func (fs *fileStore) recoverMsgBlock(index uint32) (*msgBlock, error) {
 	mb.rawBytes = uint64(fi.Size())
 
 	ld, tombs, err := mb.rebuildState()
+	if errors.Is(err, errBadKeySize) || errors.Is(err, errKeyInvalid) {
+		return mb, err
+	}
 	if err != nil && !IsCorrupt(err) {
 		return nil, err
 	}

@@ -42,6 +42,11 @@ func (fs *fileStore) stop(delete, writeState bool) error {
 		// A failed flush is kept as the write error; closing goes on.
 		_ = fs.checkAndFlushLastBlock()
 	}
+	// Background compressions finish first: they hold a block's lock and
+	// write its file.
+	fs.mu.Unlock()
+	fs.compressWG.Wait()
+	fs.mu.Lock()
 	fs.closeAllMsgBlocks(false)
 	fs.cancelSyncTimer()
 	fs.cancelAgeChk()
@@ -154,7 +159,7 @@ func (fs *fileStore) RemoveConsumer(o ConsumerStore) error {
 // ConsumerStore opens (or creates) the store of consumer name under obs/,
 // encrypted like the stream, and registers it so it stops with the stream.
 func (fs *fileStore) ConsumerStore(name string, created time.Time, cfg *ConsumerConfig) (ConsumerStore, error) {
-	return fs.newConsumerFileStore(name, created, cfg, nil)
+	return fs.newConsumerFileStore(name, created, cfg, fs.prf)
 }
 
 // Snapshot would stream the store as an S2-compressed tar. Snapshots are a

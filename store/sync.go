@@ -89,9 +89,17 @@ func (fs *fileStore) syncBlocks() {
 			continue
 		}
 		needSync := mb.needSync
+		needKeySync, kfn := mb.needKeySync, mb.keyFileName
 		// Cleared now: writes after we let go are synced next time.
-		mb.needSync = false
+		mb.needSync, mb.needKeySync = false, false
 		mb.mu.Unlock()
+
+		if needKeySync && kfn != _EMPTY_ {
+			if err := fs.syncFileAndDir(kfn); err != nil {
+				storeFsWerr(err)
+				continue
+			}
+		}
 
 		if needsCompact {
 			if fsDmap == nil {

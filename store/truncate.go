@@ -263,19 +263,32 @@ func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err e
 		mb.deleted.Delete(seq)
 	}
 
-	if mb.file == nil {
-		return 0, 0, fmt.Errorf("store: failed to truncate msg block %d, file not open", mb.index)
-	}
-	if err = mb.file.Truncate(int64(eof)); err != nil {
-		return 0, 0, err
-	}
-	if len(keep) > 0 {
-		if _, err = mb.file.WriteAt(keep, int64(eof)); err != nil {
+	if mb.cmp != NoCompression {
+		// A compressed block cannot be cut in place: it is written again,
+		// uncompressed since it is the block appended to from now on.
+		plain := append(append([]byte(nil), buf[:eof]...), keep...)
+		if err = mb.atomicOverwriteFile(plain, false); err != nil {
 			return 0, 0, err
 		}
-	}
-	if err = mb.file.Sync(); err != nil {
-		return 0, 0, err
+	} else {
+		if mb.file == nil {
+			return 0, 0, fmt.Errorf("store: failed to truncate msg block %d, file not open", mb.index)
+		}
+		if err = mb.file.Truncate(int64(eof)); err != nil {
+			return 0, 0, err
+		}
+		if len(keep) > 0 {
+			stored, err := mb.encryptAt(keep, int64(eof))
+			if err != nil {
+				return 0, 0, err
+			}
+			if _, err = mb.file.WriteAt(stored, int64(eof)); err != nil {
+				return 0, 0, err
+			}
+		}
+		if err = mb.file.Sync(); err != nil {
+			return 0, 0, err
+		}
 	}
 	end := eof + uint32(len(keep))
 	mb.rawBytes = uint64(end)

@@ -294,7 +294,12 @@ func (fs *fileStore) checkLastBlock(rl uint64) (*msgBlock, error) {
 	if lmb == nil {
 		return fs.newMsgBlockForWrite()
 	}
-	if rbytes := lmb.blkSize(); rbytes > 0 && rbytes+rl > fs.fcfg.BlockSize {
+	lmb.mu.RLock()
+	rbytes, compressed := lmb.rawBytes, lmb.cmp != NoCompression
+	lmb.mu.RUnlock()
+	// A compressed block is never appended to: its file offsets are not
+	// those of its records.
+	if compressed || rbytes > 0 && rbytes+rl > fs.fcfg.BlockSize {
 		return fs.newMsgBlockForWrite()
 	}
 	return lmb, nil
@@ -516,6 +521,9 @@ func (mb *msgBlock) flushPendingMsgsLocked() (*LostStreamData, error) {
 		return nil, err
 	}
 	wp := int64(mb.cache.writePos)
+	if buf, err = mb.encryptAt(buf, wp); err != nil {
+		return nil, err
+	}
 	for len(buf) > 0 {
 		n, err := mb.writeAt(buf, wp)
 		if err != nil {
@@ -553,6 +561,7 @@ func (mb *msgBlock) rollbackFailedWrite(werr error) (*LostStreamData, error) {
 		}
 	}
 	_ = mb.dirtyCloseWithRemove(false)
+	mb.bek, mb.bekPos = nil, 0
 	var ld *LostStreamData
 	if rerr == nil {
 		ld, _, rerr = mb.rebuildStateLocked()
@@ -742,7 +751,7 @@ func (fs *fileStore) SkipMsgs(seq uint64, num uint64) error {
 		msgs = mb.msgs
 		mb.mu.RUnlock()
 	}
-	if mb == nil || numDeletes > maxDeletes && msgs > 0 || msgs > 0 && mb.blkSize()+emptyRecordLen > fs.fcfg.BlockSize {
+	if mb == nil || numDeletes > maxDeletes && msgs > 0 || msgs > 0 && mb.blkSize()+emptyRecordLen > fs.fcfg.BlockSize || mb.cmp != NoCompression {
 		var err error
 		if mb, err = fs.newMsgBlockForWrite(); err != nil {
 			return err
