@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -68,4 +70,18 @@ func parseGateList(s string) ([]string, error) {
 		return nil, tracker.Usagef("--gates needs a list such as build,stub,test,gut,links")
 	}
 	return out, nil
+}
+
+// countStale is the Factory's report.StaleCounter: complete and verified items
+// whose evidence was taken on other sources. Without the module next to
+// porting.db nothing can be fingerprinted, so stale counts are left out.
+func countStale(ctx context.Context, d *db.DB) (map[tracker.Kind]int64, error) {
+	eng, err := gates.NewEngine(ctx, d, gates.Options{})
+	if errors.Is(err, gates.ErrNoModule) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return eng.CountStale(ctx)
 }

@@ -359,7 +359,11 @@ func TestGenerateReportScript(t *testing.T) {
 func TestReportsShowStaleWhenCounted(t *testing.T) {
 	path := smallDB(t)
 	with := runOpts{stale: map[tracker.Kind]int64{tracker.KindFeature: 2}}
-	r := runWith(t, with, "report", "summary", "--db", path)
+	// report summary fingerprints the sources only when asked.
+	if r := runWith(t, with, "report", "summary", "--db", path); r.code != 0 || strings.Contains(r.stdout, "stale") {
+		t.Fatalf("summary without --stale: %d\n%s", r.code, r.stdout)
+	}
+	r := runWith(t, with, "report", "summary", "--stale", "--db", path)
 	if r.code != 0 || !strings.Contains(r.stdout, "features: 2 stale (evidence taken on older sources") {
 		t.Fatalf("summary: %d\n%s", r.code, r.stdout)
 	}
@@ -370,7 +374,7 @@ func TestReportsShowStaleWhenCounted(t *testing.T) {
 	if !strings.Contains(r.stdout, "| removed | stale |") || !strings.Contains(r.stdout, "| 1 | 6 | 0 | 0 | 2 |") {
 		t.Errorf("generate lacks the stale column:\n%s", r.stdout)
 	}
-	r = runWith(t, with, "report", "summary", "--db", path, "--json")
+	r = runWith(t, with, "report", "summary", "--stale", "--db", path, "--json")
 	if !strings.Contains(r.stdout, `"stale_checked": true`) || !strings.Contains(r.stdout, `"stale": 2`) {
 		t.Errorf("summary JSON:\n%s", r.stdout)
 	}

@@ -83,6 +83,7 @@ func NewFactory(ios *iostreams.IOStreams, getenv func(string) string, argv []str
 	f.OpenDB = func() (*db.DB, error) { return db.Open(f.DBPath, f.dbOptions()...) }
 	f.CreateDB = func() (*db.DB, error) { return db.Create(f.DBPath, f.dbOptions()...) }
 	f.Gatekeeper = f.evidenceGatekeeper
+	f.StaleCounts = countStale
 	return f
 }
 

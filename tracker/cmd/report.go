@@ -29,7 +29,8 @@ type ReportSummaryOptions struct {
 	OpenDB      func() (*db.DB, error)
 	StaleCounts report.StaleCounter
 
-	JSON bool
+	JSON  bool
+	Stale bool // also count stale items (fingerprints the sources: slower)
 }
 
 func newCmdReportSummary(f *Factory, runF func(*ReportSummaryOptions) error) *cobra.Command {
@@ -46,6 +47,7 @@ func newCmdReportSummary(f *Factory, runF func(*ReportSummaryOptions) error) *co
 		},
 	}
 	addJSONFlag(cmd, &opts.JSON)
+	cmd.Flags().BoolVar(&opts.Stale, "stale", false, "also count complete and verified items whose evidence was taken on other sources (fingerprints the sources, so it takes seconds)")
 	return cmd
 }
 
@@ -60,7 +62,11 @@ func reportSummaryRun(opts *ReportSummaryOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := s.AddStale(ctx, d, opts.StaleCounts); err != nil {
+	counter := opts.StaleCounts
+	if !opts.Stale {
+		counter = nil
+	}
+	if err := s.AddStale(ctx, d, counter); err != nil {
 		return err
 	}
 	if opts.JSON {

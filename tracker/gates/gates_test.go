@@ -206,6 +206,9 @@ func TestStaleEvidence(t *testing.T) {
 	if rep, err := eng.Recheck(ctx, true); err != nil || len(rep.Demotions) != 0 || len(rep.Report.Items) != 0 {
 		t.Fatalf("nothing changed, yet recheck: %+v %v", rep, err)
 	}
+	if n, err := eng.CountStale(ctx); err != nil || n[tracker.KindFeature] != 0 || n[tracker.KindTest] != 0 {
+		t.Fatalf("nothing changed, yet stale counts %v %v", n, err)
+	}
 
 	// Break Sum: the tests that cover it now fail.
 	file := filepath.Join(filepath.Dir(path), "honest", "stats.go")
@@ -228,6 +231,11 @@ func TestStaleEvidence(t *testing.T) {
 	eng, err = gates.NewEngine(ctx, d, gates.Options{Jobs: 2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Sum's evidence predates the edit; Mean's build and stub were taken
+	// again by the refused promotion above, so only Sum is stale.
+	if n, err := eng.CountStale(ctx); err != nil || n[tracker.KindFeature] != 1 {
+		t.Fatalf("stale counts after the edit: %v %v, want 1 feature", n, err)
 	}
 	dry, err := eng.Recheck(ctx, false)
 	if err != nil {

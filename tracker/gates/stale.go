@@ -35,52 +35,11 @@ type StaleReport struct {
 // when the target symbol is gone. Demotions are written (each with its
 // audit row) only when execute is set.
 func (e *Engine) Recheck(ctx context.Context, execute bool) (*StaleReport, error) {
-	var req Request
-	status := map[itemKey]tracker.Status{}
-	err := e.db.Read(ctx, func(tx *db.Tx) error {
-		for _, kind := range tracker.Kinds {
-			for _, st := range []tracker.Status{tracker.StatusComplete, tracker.StatusVerified} {
-				items, err := tx.ListItems(db.ItemFilter{Kind: kind, Status: st})
-				if err != nil {
-					return err
-				}
-				for _, it := range items {
-					if it.Override {
-						continue
-					}
-					status[itemKey{kind, it.ID}] = st
-					if kind == tracker.KindFeature {
-						req.Features = append(req.Features, it.ID)
-					} else {
-						req.Tests = append(req.Tests, it.ID)
-					}
-				}
-			}
-		}
-		return nil
-	})
+	stale, status, err := e.staleItems(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &StaleReport{Report: &Report{}, Demotions: []Demotion{}}
-	if len(req.Features)+len(req.Tests) == 0 {
-		return out, nil
-	}
-	// First pass: which items are stale? (load only reads.)
-	if err := e.load(ctx, req, map[evidence.Gate]bool{evidence.GateLinks: true}); err != nil {
-		return nil, err
-	}
-	var stale Request
-	for _, id := range req.Features {
-		if e.isStale(e.items[itemKey{tracker.KindFeature, id}], status[itemKey{tracker.KindFeature, id}]) {
-			stale.Features = append(stale.Features, id)
-		}
-	}
-	for _, id := range req.Tests {
-		if e.isStale(e.items[itemKey{tracker.KindTest, id}], status[itemKey{tracker.KindTest, id}]) {
-			stale.Tests = append(stale.Tests, id)
-		}
-	}
 	if len(stale.Features)+len(stale.Tests) == 0 {
 		return out, nil
 	}
@@ -145,4 +104,70 @@ func (e *Engine) isStale(ir *ItemReport, st tracker.Status) bool {
 		}
 	}
 	return false
+}
+
+// staleItems loads every complete or verified item not reached by override
+// and returns those whose required evidence is not a fresh pass on the
+// current sources, with each item's status. It only reads.
+func (e *Engine) staleItems(ctx context.Context) (Request, map[itemKey]tracker.Status, error) {
+	var req Request
+	status := map[itemKey]tracker.Status{}
+	err := e.db.Read(ctx, func(tx *db.Tx) error {
+		for _, kind := range tracker.Kinds {
+			for _, st := range []tracker.Status{tracker.StatusComplete, tracker.StatusVerified} {
+				items, err := tx.ListItems(db.ItemFilter{Kind: kind, Status: st})
+				if err != nil {
+					return err
+				}
+				for _, it := range items {
+					if it.Override {
+						continue
+					}
+					status[itemKey{kind, it.ID}] = st
+					if kind == tracker.KindFeature {
+						req.Features = append(req.Features, it.ID)
+					} else {
+						req.Tests = append(req.Tests, it.ID)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Request{}, nil, err
+	}
+	if len(req.Features)+len(req.Tests) == 0 {
+		return Request{}, status, nil
+	}
+	// load only reads: evidence rows and the current fingerprints.
+	if err := e.load(ctx, req, map[evidence.Gate]bool{evidence.GateLinks: true}); err != nil {
+		return Request{}, nil, err
+	}
+	var stale Request
+	for _, id := range req.Features {
+		if e.isStale(e.items[itemKey{tracker.KindFeature, id}], status[itemKey{tracker.KindFeature, id}]) {
+			stale.Features = append(stale.Features, id)
+		}
+	}
+	for _, id := range req.Tests {
+		if e.isStale(e.items[itemKey{tracker.KindTest, id}], status[itemKey{tracker.KindTest, id}]) {
+			stale.Tests = append(stale.Tests, id)
+		}
+	}
+	return stale, status, nil
+}
+
+// CountStale counts, per kind, the complete and verified items whose
+// evidence was taken on other sources (what `evidence run --stale` would
+// re-check). It runs no gate.
+func (e *Engine) CountStale(ctx context.Context) (map[tracker.Kind]int64, error) {
+	stale, _, err := e.staleItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[tracker.Kind]int64{
+		tracker.KindFeature: int64(len(stale.Features)),
+		tracker.KindTest:    int64(len(stale.Tests)),
+	}, nil
 }

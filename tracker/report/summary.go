@@ -106,7 +106,8 @@ type Summary struct {
 // wires one in (nil: stale counts are not shown).
 type StaleCounter func(ctx context.Context, d *db.DB) (map[tracker.Kind]int64, error)
 
-// AddStale fills the stale counts using count (nil: leaves them unchecked).
+// AddStale fills the stale counts using count (nil, or a counter returning a
+// nil map: leaves them unchecked).
 func (s *Summary) AddStale(ctx context.Context, d *db.DB, count StaleCounter) error {
 	if count == nil {
 		return nil
@@ -114,6 +115,10 @@ func (s *Summary) AddStale(ctx context.Context, d *db.DB, count StaleCounter) er
 	byKind, err := count(ctx, d)
 	if err != nil {
 		return err
+	}
+	if byKind == nil {
+		// The counter could not look (no sources to fingerprint).
+		return nil
 	}
 	for i := range s.Kinds {
 		s.Kinds[i].Stale = byKind[s.Kinds[i].Kind]
