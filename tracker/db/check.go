@@ -144,10 +144,15 @@ var invariants = []invariant{
 		WHERE counted != actual ORDER BY 1 LIMIT 100`},
 	// Evidence commands and logs are shared by many rows: each is stored once
 	// under its key and lives exactly as long as some row cites it.
+	// argv_z is compressed (schema 5); zstd_text is NULL when it does not
+	// decompress, which the second check reports.
 	{"evidence command key", `SELECT 'evidence command ' || id || ' has sha ' || sha || ', its argv hashes to ' || sha256_hex(argv)
-		FROM evidence_commands WHERE sha != sha256_hex(argv) ORDER BY id LIMIT 100`},
-	{"evidence command argv", `SELECT 'evidence command ' || id || ' argv is not a JSON array' FROM evidence_commands
-		WHERE NOT json_valid(argv) OR json_type(argv) != 'array' ORDER BY id LIMIT 100`},
+		FROM (SELECT id, sha, zstd_text(argv_z) AS argv FROM evidence_commands)
+		WHERE argv IS NOT NULL AND sha != sha256_hex(argv) ORDER BY id LIMIT 100`},
+	{"evidence command argv", `SELECT 'evidence command ' || id || CASE WHEN argv IS NULL THEN ' argv does not decompress'
+		ELSE ' argv is not a JSON array' END
+		FROM (SELECT id, zstd_text(argv_z) AS argv FROM evidence_commands)
+		WHERE argv IS NULL OR NOT json_valid(argv) OR json_type(argv) != 'array' ORDER BY id LIMIT 100`},
 	{"unreferenced evidence command", `SELECT 'evidence command ' || id || ' is cited by no evidence row' FROM evidence_commands
 		WHERE id NOT IN (SELECT command_id FROM evidence) ORDER BY id LIMIT 100`},
 	{"unreferenced evidence log", `SELECT 'evidence log ' || id || ' is cited by no evidence row' FROM evidence_logs

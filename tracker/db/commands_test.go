@@ -25,6 +25,9 @@ func createAtVersion(t *testing.T, version int) string {
 		t.Fatal(err)
 	}
 	for _, m := range migrations[:version] {
+		if m.after != nil {
+			t.Fatalf("%s has a Go step; createAtVersion only runs scripts", m.name)
+		}
 		if _, err := raw.sql.Exec(m.script); err != nil {
 			t.Fatalf("%s: %v", m.name, err)
 		}
@@ -117,7 +120,7 @@ func TestMigrateEvidenceCommandsFromVersion3(t *testing.T) {
 		for _, r := range rows {
 			var argv, detail string
 			var logID any
-			if err := tx.QueryRow(`SELECT c.argv, e.detail, e.log_id FROM evidence e
+			if err := tx.QueryRow(`SELECT zstd_text(c.argv_z), e.detail, e.log_id FROM evidence e
 				JOIN evidence_commands c ON c.id = e.command_id WHERE e.id = ?`, r.id).Scan(&argv, &detail, &logID); err != nil {
 				return fmt.Errorf("evidence %d: %w", r.id, err)
 			}
@@ -180,8 +183,13 @@ func TestCommandIDStoresEachArgvOnce(t *testing.T) {
 		if a1 != a2 || a1 == b || a1 == 0 || b == 0 {
 			t.Errorf("ids %d, %d, %d: want the same id for the same argv and another for another", a1, b, a2)
 		}
-		var sha, argv string
-		if err := tx.QueryRow(`SELECT sha, argv FROM evidence_commands WHERE id = ?`, b).Scan(&sha, &argv); err != nil {
+		var sha string
+		var argvZ []byte
+		if err := tx.QueryRow(`SELECT sha, argv_z FROM evidence_commands WHERE id = ?`, b).Scan(&sha, &argvZ); err != nil {
+			return err
+		}
+		argv, err := DecompressArgv(argvZ)
+		if err != nil {
 			return err
 		}
 		if sha != CommandSHA(`["go","build"]`) || argv != `["go","build"]` {
@@ -247,7 +255,7 @@ func TestPruneEvidenceOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = d.Read(ctx, func(tx *Tx) error {
-		argvs, err := queryStrings(tx, `SELECT argv FROM evidence_commands`)
+		argvs, err := queryStrings(tx, `SELECT zstd_text(argv_z) FROM evidence_commands`)
 		if err != nil {
 			return err
 		}
@@ -268,33 +276,55 @@ func TestPruneEvidenceOrphans(t *testing.T) {
 	}
 }
 
-// db check recomputes each command's key, so an argv edited by hand shows.
+// db check decompresses each command and recomputes its key, so an argv
+// edited by hand or a damaged frame shows.
 func TestCheckEvidenceCommandKey(t *testing.T) {
-	d, _ := newTestDB(t)
-	ctx := context.Background()
-	err := d.Write(ctx, func(tx *Tx) error {
-		id, err := tx.CommandID(`["go","test"]`)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(`INSERT INTO evidence (gate, kind, item_id, verdict, command_id, started_at)
-			VALUES ('test', 'feature', 1, 'pass', ?, 'x')`, id); err != nil {
-			return err
-		}
-		_, err = tx.Exec(`UPDATE evidence_commands SET argv = '["go","vet"' WHERE id = ?`, id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name  string
+		argvZ []byte
+		want  []string
+	}{
+		{"edited argv", CompressArgv(`["go","vet"`), []string{"evidence command key", "argv is not a JSON array"}},
+		{"not zstd", []byte(`["go","test"]`), []string{"argv does not decompress"}},
+		{"left empty", []byte{}, []string{"argv does not decompress"}},
 	}
-	problems, err := d.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	joined := strings.Join(problems, "\n")
-	for _, want := range []string{"evidence command key", "evidence command argv"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("db check = %q, want a %q problem", problems, want)
-		}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, _ := newTestDB(t)
+			ctx := context.Background()
+			err := d.Write(ctx, func(tx *Tx) error {
+				id, err := tx.CommandID(`["go","test"]`)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(`INSERT INTO evidence (gate, kind, item_id, verdict, command_id, started_at)
+					VALUES ('test', 'feature', 1, 'pass', ?, 'x')`, id); err != nil {
+					return err
+				}
+				_, err = tx.Exec(`UPDATE evidence_commands SET argv_z = ? WHERE id = ?`, c.argvZ, id)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems, err := d.Check(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(problems, "\n")
+			for _, want := range c.want {
+				if !strings.Contains(joined, want) {
+					t.Errorf("db check = %q, want a %q problem", problems, want)
+				}
+			}
+			// A reader reports the damage instead of returning a wrong argv.
+			err = d.Read(ctx, func(tx *Tx) error {
+				_, err := tx.LatestEvidence(tracker.KindFeature, 1)
+				return err
+			})
+			if c.name != "edited argv" && err == nil {
+				t.Errorf("LatestEvidence read a damaged argv without an error")
+			}
+		})
 	}
 }

@@ -387,7 +387,7 @@ type Evidence struct {
 	ItemID      int64  `json:"item_id"`
 	Verdict     string `json:"verdict"`
 	Detail      string `json:"detail"`
-	Argv        string `json:"argv"` // JSON array, read from evidence_commands
+	Argv        string `json:"argv"` // JSON array, decompressed from evidence_commands
 	StartedAt   string `json:"started_at"`
 	DurationMS  int64  `json:"duration_ms"`
 	GitCommit   string `json:"git_commit"`
@@ -398,7 +398,7 @@ type Evidence struct {
 // LatestEvidence returns the newest evidence row per gate for one item,
 // ordered by gate name.
 func (tx *Tx) LatestEvidence(kind tracker.Kind, id int64) ([]Evidence, error) {
-	rows, err := tx.Query(`SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv, e.started_at,
+	rows, err := tx.Query(`SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv_z, e.started_at,
 		e.duration_ms, e.git_commit, e.git_dirty, e.fingerprint
 		FROM evidence e JOIN evidence_commands c ON c.id = e.command_id
 		WHERE e.kind = ? AND e.item_id = ? AND e.id = (
@@ -412,9 +412,13 @@ func (tx *Tx) LatestEvidence(kind tracker.Kind, id int64) ([]Evidence, error) {
 	for rows.Next() {
 		var e Evidence
 		var dirty int
-		if err := rows.Scan(&e.ID, &e.Gate, &e.Kind, &e.ItemID, &e.Verdict, &e.Detail, &e.Argv, &e.StartedAt,
+		var argvZ []byte
+		if err := rows.Scan(&e.ID, &e.Gate, &e.Kind, &e.ItemID, &e.Verdict, &e.Detail, &argvZ, &e.StartedAt,
 			&e.DurationMS, &e.GitCommit, &dirty, &e.Fingerprint); err != nil {
 			return nil, err
+		}
+		if e.Argv, err = DecompressArgv(argvZ); err != nil {
+			return nil, fmt.Errorf("evidence %d: %w", e.ID, err)
 		}
 		e.GitDirty = dirty != 0
 		out = append(out, e)

@@ -18,6 +18,15 @@ type migration struct {
 	version int
 	name    string
 	script  string
+	// after, when set, runs right after script in the same transaction: the
+	// part of a migration SQL cannot express (compression, for one).
+	after func(tx *Tx) error
+}
+
+// migrationSteps holds the Go steps, keyed by the version whose script they
+// complete.
+var migrationSteps = map[int]func(tx *Tx) error{
+	5: compressCommandArgvs,
 }
 
 var migrations = mustLoadMigrations()
@@ -38,9 +47,14 @@ func mustLoadMigrations() []migration {
 		if err != nil {
 			panic(err)
 		}
-		ms = append(ms, migration{version: v, name: e.Name(), script: string(body)})
+		ms = append(ms, migration{version: v, name: e.Name(), script: string(body), after: migrationSteps[v]})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for v := range migrationSteps {
+		if v < 1 || v > len(ms) {
+			panic(fmt.Sprintf("db: a Go migration step for version %d has no script", v))
+		}
+	}
 	for i, m := range ms {
 		if m.version != i+1 {
 			panic(fmt.Sprintf("db: migrations must be numbered 1..N without gaps, found %s at position %d", m.name, i+1))
@@ -89,8 +103,8 @@ func (d *DB) Migrate(ctx context.Context) (applied []int, err error) {
 			if v != m.version-1 {
 				return fmt.Errorf("db: cannot apply migration %s to schema version %d", m.name, v)
 			}
-			if _, err := tx.Exec(m.script); err != nil {
-				return fmt.Errorf("db: migration %s: %w", m.name, err)
+			if err := m.apply(tx); err != nil {
+				return err
 			}
 			if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 				return err
@@ -106,4 +120,18 @@ func (d *DB) Migrate(ctx context.Context) (applied []int, err error) {
 		}
 	}
 	return applied, nil
+}
+
+// apply runs the script and then its Go step, if any; the caller owns the
+// transaction and bumps user_version.
+func (m migration) apply(tx *Tx) error {
+	if _, err := tx.Exec(m.script); err != nil {
+		return fmt.Errorf("db: migration %s: %w", m.name, err)
+	}
+	if m.after != nil {
+		if err := m.after(tx); err != nil {
+			return fmt.Errorf("db: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
 }

@@ -181,7 +181,7 @@ type Row struct {
 // History returns an item's evidence rows, newest first, optionally of one
 // gate, with their logs decompressed when withLogs is set.
 func History(tx *db.Tx, kind tracker.Kind, id int64, gate string, withLogs bool) ([]Row, error) {
-	q := `SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv, e.started_at, e.duration_ms,
+	q := `SELECT e.id, e.gate, e.kind, e.item_id, e.verdict, e.detail, c.argv_z, e.started_at, e.duration_ms,
 		e.git_commit, e.git_dirty, e.fingerprint, l.data
 		FROM evidence e JOIN evidence_commands c ON c.id = e.command_id
 		LEFT JOIN evidence_logs l ON l.id = e.log_id
@@ -200,10 +200,13 @@ func History(tx *db.Tx, kind tracker.Kind, id int64, gate string, withLogs bool)
 	for rows.Next() {
 		var r Row
 		var dirty int
-		var data []byte
-		if err := rows.Scan(&r.ID, &r.Gate, &r.Kind, &r.ItemID, &r.Verdict, &r.Detail, &r.Argv, &r.StartedAt,
+		var argvZ, data []byte
+		if err := rows.Scan(&r.ID, &r.Gate, &r.Kind, &r.ItemID, &r.Verdict, &r.Detail, &argvZ, &r.StartedAt,
 			&r.DurationMS, &r.GitCommit, &dirty, &r.Fingerprint, &data); err != nil {
 			return nil, err
+		}
+		if r.Argv, err = db.DecompressArgv(argvZ); err != nil {
+			return nil, fmt.Errorf("evidence %d: %w", r.ID, err)
 		}
 		r.GitDirty = dirty != 0
 		if withLogs && data != nil {
