@@ -437,6 +437,10 @@ func (fs *fileStore) finishRecovery() error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 
+	// Pre-2.10 per-block files are never read again. Upstream removes them
+	// in a goroutine; inline keeps the store's file set settled on return.
+	fs.cleanupOldMeta()
+
 	if fs.cfg.AllowMsgTTL {
 		// A damaged thw.db only costs a scan; recoverTTLState falls back.
 		_ = fs.recoverTTLState()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,8 @@ const (
 	crashSkip
 	crashRestart
 	crashPurgeSubject
+	crashCompact // removes everything below seq
+	crashPurge   // removes everything
 )
 
 type crashOp struct {
@@ -39,7 +43,7 @@ type crashOp struct {
 	subj string
 	hdr  []byte
 	msg  []byte
-	seq  uint64 // remove and erase: which message
+	seq  uint64 // remove and erase: which message; compact: the new first
 }
 
 type storedMsg struct {
@@ -73,6 +77,26 @@ func (m *crashModel) update(f func()) {
 	f()
 }
 
+// markRemoving notes that the removal of every stored message below seq has
+// started. m.mu held.
+func (m *crashModel) markRemoving(below uint64) {
+	for seq := range m.stored {
+		if seq < below && !m.removed[seq] {
+			m.mayRemove[seq] = true
+		}
+	}
+}
+
+// markRemoved notes that the removal of every stored message below seq was
+// acknowledged. m.mu held.
+func (m *crashModel) markRemoved(below uint64) {
+	for seq := range m.stored {
+		if seq < below {
+			m.removed[seq] = true
+		}
+	}
+}
+
 func (m *crashModel) clone() *crashModel {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -95,7 +119,8 @@ func (m *crashModel) clone() *crashModel {
 }
 
 // crashWorkload builds a deterministic mix of stores (some with headers),
-// removals, erasures, skips, a subject purge and a restart.
+// removals, erasures, skips, a compaction, a restart, a full purge followed
+// by more stores, and a subject purge.
 func crashWorkload(seed int64, n int) []crashOp {
 	rng := rand.New(rand.NewSource(seed))
 	var ops []crashOp
@@ -132,6 +157,19 @@ func crashWorkload(seed int64, n int) []crashOp {
 		if i == n/2 {
 			ops = append(ops, crashOp{kind: crashRestart})
 		}
+		if i == 3*n/4 && len(live) > 2 {
+			cut := live[len(live)/3]
+			ops = append(ops, crashOp{kind: crashCompact, seq: cut})
+			live = slices.DeleteFunc(live, func(seq uint64) bool { return seq < cut })
+		}
+	}
+	ops = append(ops, crashOp{kind: crashPurge})
+	for i := range 6 {
+		subj := "bar"
+		if i%2 == 0 {
+			subj = "foo.1"
+		}
+		ops = append(ops, crashOp{kind: crashStore, subj: subj, msg: []byte(fmt.Sprintf("after-purge-%d", i))})
 	}
 	ops = append(ops, crashOp{kind: crashPurgeSubject, subj: "bar"})
 	return ops
@@ -210,7 +248,14 @@ func openVariant(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, v storeVar
 
 func runCrashWorkload(t *testing.T, r *crashRun, ops []crashOp, syncAlways bool) {
 	t.Helper()
-	fsys := vfs.NewFaultFS(r.mem, r)
+	runCrashWorkloadInj(t, r, r, ops, syncAlways)
+}
+
+// runCrashWorkloadInj runs the workload with inj watching the disk
+// operations (r itself, or a wrapper around it when debugging).
+func runCrashWorkloadInj(t *testing.T, r *crashRun, inj vfs.Injector, ops []crashOp, syncAlways bool) {
+	t.Helper()
+	fsys := vfs.NewFaultFS(r.mem, inj)
 	require_NoError(t, r.mem.MkdirAll("/data", 0o700))
 	require_NoError(t, r.mem.SyncDir("/"))
 	fcfg, cfg := crashConfigs(syncAlways, r.variant)
@@ -262,8 +307,26 @@ func runCrashWorkload(t *testing.T, r *crashRun, ops []crashOp, syncAlways bool)
 					}
 				}
 			})
+		case crashCompact, crashPurge:
+			below := op.seq
+			if op.kind == crashPurge {
+				below = math.MaxUint64
+			}
+			m.update(func() { m.markRemoving(below) })
+			var err error
+			if op.kind == crashPurge {
+				_, err = fs.Purge()
+			} else {
+				_, err = fs.Compact(op.seq)
+			}
+			require_NoError(t, err)
+			m.update(func() { m.markRemoved(below) })
 		}
 		m.update(func() { m.inflight = nil })
+		// Background compression finishes before the next operation, so
+		// every run makes the same disk operations in the same order and
+		// each crash point is the same moment in every run.
+		fs.compressWG.Wait()
 	}
 }
 

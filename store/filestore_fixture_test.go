@@ -108,8 +108,14 @@ func loadManifest(t testing.TB, scenario string) *fixtureManifest {
 // the golden files are never changed by recovery.
 func copyFixtureStore(t testing.TB, scenario string) string {
 	t.Helper()
-	src := filepath.Join(fixturesDir, scenario, "store")
 	dst := filepath.Join(t.TempDir(), "store")
+	copyTree(t, filepath.Join(fixturesDir, scenario, "store"), dst)
+	return dst
+}
+
+// copyTree copies the directory src, files and subdirectories, to dst.
+func copyTree(t testing.TB, src, dst string) {
+	t.Helper()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -135,7 +141,6 @@ func copyFixtureStore(t testing.TB, scenario string) string {
 		return out.Close()
 	})
 	require_NoError(t, err)
-	return dst
 }
 
 // openFixture opens a copy of a fixture's store with its manifest's configs.

@@ -52,7 +52,10 @@ func (fs *fileStore) setupAEK() error {
 	if err != nil {
 		return err
 	}
-	if err := fs.writeFileWithOptionalSync(filepath.Join(fs.fcfg.StoreDir, JetStreamMetaFileKey), keyFile, defaultFilePerms); err != nil {
+	// Always synced (upstream syncs only with SyncAlways): once a later
+	// directory sync makes the entry durable, an empty meta.key would make
+	// the whole store unreadable.
+	if err := writeFileWithSync(fs.fsys, filepath.Join(fs.fcfg.StoreDir, JetStreamMetaFileKey), keyFile, defaultFilePerms); err != nil {
 		return err
 	}
 	fs.aek = aek

@@ -25,8 +25,11 @@ func (fs *fileStore) writeStreamMeta() error {
 			return err
 		}
 	}
+	// Both files are always synced (upstream syncs only with SyncAlways):
+	// they are rewritten rarely, and an empty meta.inf made durable by a
+	// later directory sync would leave a store that cannot be opened.
 	meta := filepath.Join(fs.fcfg.StoreDir, JetStreamMetaFile)
-	if err = fs.writeFileWithOptionalSync(meta, b, defaultFilePerms); err != nil {
+	if err = writeFileWithSync(fs.fsys, meta, b, defaultFilePerms); err != nil {
 		return err
 	}
 	fs.hasher.Reset()
@@ -34,5 +37,5 @@ func (fs *fileStore) writeStreamMeta() error {
 	var hb [highwayhash.Size64]byte
 	checksum := hex.EncodeToString(fs.hasher.Sum(hb[:0]))
 	sum := filepath.Join(fs.fcfg.StoreDir, JetStreamMetaFileSum)
-	return fs.writeFileWithOptionalSync(sum, []byte(checksum), defaultFilePerms)
+	return writeFileWithSync(fs.fsys, sum, []byte(checksum), defaultFilePerms)
 }

@@ -53,27 +53,42 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	}
 	purged, nbytes = fs.state.Msgs, fs.state.Bytes
 
+	// Until the tombstone block is on disk nothing is committed: a failure
+	// (a full disk, say) puts the store back as it was, and the error is
+	// not sticky.
+	saved := fs.state
+	savedBlocks, savedLast := slices.Clone(fs.blocks), fs.lastBlock
+	undo := func(lmb *msgBlock, err error) (uint64, uint64, error) {
+		if lmb != nil {
+			lmb.mu.Lock()
+			rerr := lmb.dirtyCloseWithRemove(true)
+			lmb.mu.Unlock()
+			if rerr != nil {
+				return 0, 0, fmt.Errorf("store: purge failed (%v), cleanup failed: %w", err, rerr)
+			}
+			delete(fs.blockByIndex, lmb.index)
+		}
+		fs.state, fs.blocks, fs.lastBlock = saved, savedBlocks, savedLast
+		var rb *rolledBackError
+		if errors.As(err, &rb) {
+			return 0, 0, err
+		}
+		return 0, 0, &rolledBackError{fmt.Errorf("store: purge failed: %w", err)}
+	}
+
 	fs.state.FirstSeq = fs.state.LastSeq + 1
 	fs.state.FirstTime = time.Time{}
 	fs.state.Bytes = 0
 	fs.state.Msgs = 0
-
-	for _, mb := range fs.blocks {
-		mb.mu.Lock()
-		_ = mb.dirtyCloseWithRemove(false)
-		mb.closed = true
-		mb.mu.Unlock()
-	}
-
 	if fseq > fs.state.FirstSeq {
 		fs.state.FirstSeq = fseq
 		fs.state.LastSeq = fseq - 1
 	}
 
-	if _, err := fs.newMsgBlockForWrite(); err != nil {
-		return purged, nbytes, err
+	lmb, err := fs.newMsgBlockForWrite()
+	if err != nil {
+		return undo(nil, err)
 	}
-	lmb := fs.lastBlock
 	atomic.StoreUint64(&lmb.first.seq, fs.state.FirstSeq)
 	atomic.StoreUint64(&lmb.last.seq, fs.state.LastSeq)
 	lmb.last.ts = fs.state.LastTime.UnixNano()
@@ -84,14 +99,27 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	if lseq := atomic.LoadUint64(&lmb.last.seq); lseq > 0 {
 		// Remembers the sequence should index.db be lost.
 		if err := fs.writeTombstone(lseq, lmb.last.ts); err != nil {
-			return purged, nbytes, err
+			return undo(lmb, err)
 		}
 	}
 	if err := lmb.flushPendingMsgs(); err != nil {
-		return purged, nbytes, err
+		return undo(lmb, err)
+	}
+	// The block and its key must be durable before the directory swap
+	// makes them all that is left: a torn key would make the directory
+	// unreadable, and a lost tombstone would lose the last sequence.
+	if err := fs.syncPurgeBlock(lmb); err != nil {
+		return undo(lmb, err)
 	}
 	if err := lmb.closeFDs(); err != nil {
-		return purged, nbytes, err
+		return undo(lmb, err)
+	}
+
+	for _, mb := range savedBlocks {
+		mb.mu.Lock()
+		_ = mb.dirtyCloseWithRemove(false)
+		mb.closed = true
+		mb.mu.Unlock()
 	}
 
 	fs.blocks = nil
@@ -142,6 +170,26 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	err = lmb.enableForWriting()
 	lmb.mu.Unlock()
 	return purged, nbytes, err
+}
+
+// syncPurgeBlock syncs the purge's tombstone block and its key file.
+// fs.mu held.
+func (fs *fileStore) syncPurgeBlock(lmb *msgBlock) error {
+	lmb.mu.Lock()
+	defer lmb.mu.Unlock()
+	if lmb.needKeySync && lmb.keyFileName != _EMPTY_ {
+		if err := fs.syncFileAndDir(lmb.keyFileName); err != nil {
+			return err
+		}
+		lmb.needKeySync = false
+	}
+	if lmb.needSync {
+		if err := lmb.syncFile(); err != nil {
+			return err
+		}
+		lmb.needSync = false
+	}
+	return nil
 }
 
 // recoverPartialPurge finishes or undoes a purge cut short by a crash: a

@@ -387,7 +387,9 @@ func (mb *msgBlock) writeMsgRecordLocked(rl, seq uint64, subj string, mhdr, msg 
 	index := len(mb.cache.buf)
 	mb.cache.buf = appendRecord(mb.cache.buf, mb.hasher, rl, seq, subj, mhdr, msg, ts)
 	copy(mb.tailChecksum[:], mb.cache.buf[len(mb.cache.buf)-checksumSize:])
-	mb.lastWrite = accessTime()
+	// The record's own time, as upstream: a tombstone carries the removed
+	// message's old time, so writing one does not keep the cache warm.
+	mb.lastWrite = ts
 
 	if seq&(tbit|ebit) == 0 && mb.physKnown && mb.physFirst == 0 {
 		mb.physFirst = seq
