@@ -266,20 +266,25 @@ func (fs *fileStore) numFilteredPendingWithLast(filter string, last bool, ss *Si
 		ss.First = f
 	}
 	if ss.First == 0 {
-		// fblk is only a lower bound: look further. The stale fblk is left;
-		// fixing it needs the write lock, which callers here do not hold.
-		for i := start + 1; i <= stop; i++ {
+		// fblk is only a lower bound (removals leave it behind): look
+		// further, and move the hint to where the first match is.
+		checked := []*msgBlock{fs.blockByIndex[start]}
+		i := start + 1
+		for ; i <= stop; i++ {
 			mb := fs.blockByIndex[i]
-			if mb == nil {
-				continue
+			if mb != nil {
+				if _, f, _, err := mb.filteredPending(filter, wc, 0); err != nil {
+					return err
+				} else if f > 0 {
+					ss.First = f
+					break
+				}
 			}
-			if _, f, _, err := mb.filteredPending(filter, wc, 0); err != nil {
-				return err
-			} else if f > 0 {
-				ss.First = f
-				break
-			}
+			checked = append(checked, mb)
 		}
+		// Callers hold only the read lock, so the hint moves in the
+		// background under the write lock, as upstream.
+		go fs.raiseFirstBlockHints(filter, wc, start, i, checked)
 	}
 	if last {
 		if mb := fs.blockByIndex[stop]; mb != nil {
@@ -291,6 +296,36 @@ func (fs *fileStore) numFilteredPendingWithLast(filter string, last bool, ss *Si
 		}
 	}
 	return nil
+}
+
+// raiseFirstBlockHints moves the first-block hint of the subjects matching
+// filter up to block index to, after a walk found no match in the blocks
+// checked (indexes from..to-1, nil where there was none). The hint moves
+// only while those indexes still hold the same blocks: a truncation that
+// replaced them, followed by new messages, could put a match below to.
+// Blocks other than the last only lose messages, and the last one is at or
+// above to, so unchanged blocks still have no match. Takes fs.mu.
+func (fs *fileStore) raiseFirstBlockHints(filter string, wc bool, from, to uint32, checked []*msgBlock) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for j, mb := range checked {
+		if fs.blockByIndex[from+uint32(j)] != mb {
+			return
+		}
+	}
+	raise := func(p *psi) {
+		// Below from the walk says nothing; such a hint stays.
+		if p.fblk >= from && to > p.fblk {
+			p.fblk = min(to, p.lblk)
+		}
+	}
+	if !wc {
+		if p, ok := fs.perSubject.Find(stringToBytes(filter)); ok {
+			raise(p)
+		}
+		return
+	}
+	fs.perSubject.Match(stringToBytes(filter), func(_ []byte, p *psi) { raise(p) })
 }
 
 // SubjectsState returns the state of every subject matching subject.
