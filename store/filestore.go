@@ -182,6 +182,7 @@ type fileStore struct {
 	receivedAny bool
 	firstMoved  bool // the first sequence moved; syncBlocks may drop tombstones
 	ttls        *thw.HashWheel
+	sdm         *SDMMeta // subject delete markers and removals asked for, not done yet
 	lastPurgeEx time.Time
 
 	// Encryption: prf and oldprf derive key-encryption keys (nil: the store

@@ -248,6 +248,32 @@ func (fs *fileStore) purgeMsgBlock(mb *msgBlock) error {
 	return nil
 }
 
+// expireTTLsWithMarkers asks the upper layer to remove the messages whose
+// TTL expired, or for a marker where one was its subject's last. Entries
+// stay in the wheel until the removal happens. fs.mu held; released while
+// the callbacks run, as they come back into the store.
+func (fs *fileStore) expireTTLsWithMarkers(rmSeqs []thw.HashWheelEntry, sdmTTL int64, smv *StoreMsg) {
+	for _, rm := range rmSeqs {
+		// Read the message and decide under the lock, so a removal in
+		// progress is seen.
+		sm, _ := fs.msgForSeqLocked(rm.Seq, smv, false)
+		if sm == nil {
+			if fs.ttls != nil {
+				_ = fs.ttls.Remove(rm.Seq, rm.Expires)
+			}
+			continue
+		}
+		last, ok := fs.shouldProcessSdmLocked(rm.Seq, sm.subj)
+		if !ok {
+			continue
+		}
+		subj, sdm := sm.subj, last && !isSubjectDeleteMarker(sm.hdr)
+		fs.mu.Unlock()
+		fs.handleRemovalOrSdm(rm.Seq, subj, sdm, sdmTTL)
+		fs.mu.Lock()
+	}
+}
+
 // expireMsgsOnRecover removes messages past MaxAge at startup, dropping
 // whole blocks where it can. fs.mu held.
 func (fs *fileStore) expireMsgsOnRecover() error {
@@ -480,6 +506,15 @@ func (fs *fileStore) expireMsgs() {
 	}
 	maxAge := int64(fs.cfg.MaxAge)
 	minAge := accessTime() - maxAge
+	sdmTTL := int64(fs.cfg.SubjectDeleteMarkerTTL.Seconds())
+	sdmEnabled := sdmTTL > 0
+	// With markers the upper layer does the removals; until it has
+	// registered its callbacks, try again later.
+	if sdmEnabled && (fs.removeCB == nil || fs.processMsgCB == nil) {
+		fs.resetAgeChk(0)
+		fs.mu.Unlock()
+		return
+	}
 	fs.ageChkRun = true
 	fs.mu.Unlock()
 
@@ -495,9 +530,15 @@ func (fs *fileStore) expireMsgs() {
 					continue
 				}
 			}
-			fs.mu.Lock()
-			_, _ = fs.removeMsgViaLimits(sm.seq)
-			fs.mu.Unlock()
+			if sdmEnabled {
+				if last, ok := fs.shouldProcessSdm(seq, sm.subj); ok {
+					fs.handleRemovalOrSdm(seq, sm.subj, last && !isSubjectDeleteMarker(sm.hdr), sdmTTL)
+				}
+			} else {
+				fs.mu.Lock()
+				_, _ = fs.removeMsgViaLimits(sm.seq)
+				fs.mu.Unlock()
+			}
 			minAge = accessTime() - maxAge
 		}
 	}
@@ -509,8 +550,8 @@ func (fs *fileStore) expireMsgs() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	nextTTL := int64(math.MaxInt64)
-	var rmSeqs []thw.HashWheelEntry
 	if fs.ttls != nil {
+		var rmSeqs []thw.HashWheelEntry
 		fs.ttls.ExpireTasks(func(seq uint64, ts int64) bool {
 			rmSeqs = append(rmSeqs, thw.HashWheelEntry{Seq: seq, Expires: ts})
 			// Removed below, where a failure can leave it in the wheel.
@@ -525,14 +566,20 @@ func (fs *fileStore) expireMsgs() {
 			}
 			return 0
 		})
-		for _, rm := range rmSeqs {
-			removed, err := fs.removeMsg(rm.Seq, false, false, false)
-			if !removed || err != nil {
-				// Already gone: drop it from the wheel ourselves.
-				_ = fs.ttls.Remove(rm.Seq, rm.Expires)
+		if !sdmEnabled {
+			for _, rm := range rmSeqs {
+				removed, err := fs.removeMsg(rm.Seq, false, false, false)
+				if !removed || err != nil {
+					// Already gone: drop it from the wheel ourselves.
+					_ = fs.ttls.Remove(rm.Seq, rm.Expires)
+				}
 			}
+		} else {
+			fs.expireTTLsWithMarkers(rmSeqs, sdmTTL, &smv)
 		}
-		nextTTL = fs.ttls.GetNextExpiration(math.MaxInt64)
+		if fs.ttls != nil {
+			nextTTL = fs.ttls.GetNextExpiration(math.MaxInt64)
+		}
 	}
 	fs.ageChkRun, fs.ageChkTime = false, 0
 	if fs.isClosed() {

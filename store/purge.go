@@ -126,6 +126,7 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	fs.lastBlock = nil
 	fs.blockByIndex = make(map[uint32]*msgBlock)
 	fs.perSubject, fs.subjectBytes = fs.perSubject.Empty(), 0
+	fs.sdm.empty()
 	fs.dirty++
 	fs.addMsgBlock(lmb)
 
@@ -500,6 +501,7 @@ func (fs *fileStore) reset() error {
 	fs.state.Bytes = 0
 	fs.blocks, fs.lastBlock = nil, nil
 	fs.perSubject, fs.subjectBytes = fs.perSubject.Empty(), 0
+	fs.sdm.empty()
 	fs.blockByIndex = make(map[uint32]*msgBlock)
 	fs.dirty++
 	fs.mu.Unlock()

@@ -48,6 +48,9 @@ func (mb *msgBlock) removeSeqPerSubject(subj string, seq uint64) (uint64, error)
 	if !ok || ss == nil {
 		return 0, nil
 	}
+	// Whatever was asked for this message is done. fs.mu is held by every
+	// removal path.
+	mb.fs.sdm.removeSeqAndSubject(seq, subj)
 	if ss.Msgs == 1 {
 		mb.subjects.Delete(bsubj)
 		return 0, nil
