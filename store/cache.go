@@ -581,9 +581,12 @@ func (mb *msgBlock) tryExpireCacheLocked() {
 		return
 	}
 	bufts := max(mb.lastLoad, mb.lastWrite)
-	// Both stamps come from the access-time ticker, so the last activity
-	// may be up to a tick more recent than it looks.
-	if delta := accessTime() - bufts; delta <= int64(mb.cacheExpire)+int64(ats.TickInterval) {
+	// Loads are stamped from the access-time ticker, so the last activity
+	// may be up to a tick more recent than it looks. Writes carry their
+	// record's time, which for a tombstone is old. Measure against the
+	// clock, not the ticker: a ticker lagging under load would make old
+	// activity look recent and keep caches that should go.
+	if delta := time.Now().UnixNano() - bufts; delta <= int64(mb.cacheExpire)+int64(ats.TickInterval) {
 		td := mb.cacheExpire - time.Duration(delta)
 		if td <= 0 {
 			td = ats.TickInterval

@@ -183,6 +183,11 @@ type fileStore struct {
 	firstMoved  bool // the first sequence moved; syncBlocks may drop tombstones
 	ttls        *thw.HashWheel
 	sdm         *SDMMeta // subject delete markers and removals asked for, not done yet
+
+	logger      Logger               // nil: log nothing; set at open, never changed
+	logName     string               // the stream's name for log lines; set at open, never changed
+	logMu       sync.Mutex           // guards rateLimited
+	rateLimited map[string]time.Time // lines rateLimitWarn logged, and when
 	lastPurgeEx time.Time
 
 	// Encryption: prf and oldprf derive key-encryption keys (nil: the store
@@ -217,6 +222,16 @@ type FileStoreOptions struct {
 	PRF func(context []byte) ([]byte, error)
 	// OldPRF is a previous PRF: keys it sealed are re-keyed with PRF.
 	OldPRF func(context []byte) ([]byte, error)
+	// Logger receives the store's log lines; nil discards them.
+	Logger Logger
+}
+
+// Logger receives the store's log lines, each prefixed with
+// "Filestore [<stream>] " (upstream logs through its server).
+type Logger interface {
+	Warnf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Debugf(format string, args ...any)
 }
 
 // NewFileStore opens (recovering it if it exists) or creates the file store
@@ -232,7 +247,7 @@ func NewFileStoreWithOptions(fcfg FileStoreConfig, cfg StreamConfig, opts FileSt
 	if created.IsZero() {
 		created = time.Now().UTC()
 	}
-	fs, err := openFileStore(opts.FS, fcfg, cfg, created, opts.PRF, opts.OldPRF)
+	fs, err := openFileStoreLogged(opts.FS, fcfg, cfg, created, opts.PRF, opts.OldPRF, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +271,12 @@ func newFileStoreWithCreated(fcfg FileStoreConfig, cfg StreamConfig, created tim
 
 // openFileStore opens or creates a store. fsys nil means the OS; prf nil
 // means no encryption.
-func openFileStore(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, prf, oldprf keyGen) (fs *fileStore, err error) {
+func openFileStore(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, prf, oldprf keyGen) (*fileStore, error) {
+	return openFileStoreLogged(fsys, fcfg, cfg, created, prf, oldprf, nil)
+}
+
+// openFileStoreLogged is openFileStore with a logger (nil: none).
+func openFileStoreLogged(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, created time.Time, prf, oldprf keyGen, logger Logger) (fs *fileStore, err error) {
 	if cfg.Name == _EMPTY_ {
 		return nil, errNameRequired
 	}
@@ -307,6 +327,8 @@ func openFileStore(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, created 
 		stateDone:    make(chan struct{}),
 		prf:          prf,
 		oldprf:       oldprf,
+		logger:       logger,
+		logName:      cfg.Name,
 	}
 	fs.syncAlways.Store(fcfg.SyncAlways)
 	if cfg.AllowMsgTTL {
@@ -742,13 +764,59 @@ func (fs *fileStore) numMsgBlocks() int {
 // read and at most ats.TickInterval stale.
 func accessTime() int64 { return ats.AccessTime() }
 
-// warn is where upstream logs through its server. There is no server here;
-// the message is kept for a test hook.
+// rateLimitWarnInterval is how long rateLimitWarn keeps quiet about a
+// line it logged (upstream's server-wide default).
+const rateLimitWarnInterval = time.Second
+
+// logPrefix prefixes format with the store's name, as upstream's lines.
+func (fs *fileStore) logPrefix(format string) string {
+	return fmt.Sprintf("Filestore [%s] %s", fs.logName, format)
+}
+
+// warn logs a warning; without a logger it does nothing.
 func (fs *fileStore) warn(format string, args ...any) {
-	if h := warnHook.Load(); h != nil {
-		(*h)(fs.cfg.Name, fmt.Sprintf(format, args...))
+	if fs.logger != nil {
+		fs.logger.Warnf(fs.logPrefix(format), args...)
 	}
 }
 
-// warnHook, when set, receives warnings (tests use it).
-var warnHook atomic.Pointer[func(stream, msg string)]
+// rateLimitWarn logs a warning unless the same line was logged within
+// rateLimitWarnInterval.
+func (fs *fileStore) rateLimitWarn(format string, args ...any) {
+	if fs.logger == nil {
+		return
+	}
+	line := fmt.Sprintf(format, args...)
+	now := time.Now()
+	fs.logMu.Lock()
+	if last, ok := fs.rateLimited[line]; ok && now.Sub(last) < rateLimitWarnInterval {
+		fs.logMu.Unlock()
+		return
+	}
+	if fs.rateLimited == nil {
+		fs.rateLimited = make(map[string]time.Time)
+	}
+	// Forget lines whose quiet time is over, so the map stays small.
+	for k, t := range fs.rateLimited {
+		if now.Sub(t) >= rateLimitWarnInterval {
+			delete(fs.rateLimited, k)
+		}
+	}
+	fs.rateLimited[line] = now
+	fs.logMu.Unlock()
+	fs.logger.Warnf(fs.logPrefix("%s"), line)
+}
+
+// error logs an error; without a logger it does nothing.
+func (fs *fileStore) error(format string, args ...any) {
+	if fs.logger != nil {
+		fs.logger.Errorf(fs.logPrefix(format), args...)
+	}
+}
+
+// debug logs a debug line; without a logger it does nothing.
+func (fs *fileStore) debug(format string, args ...any) {
+	if fs.logger != nil {
+		fs.logger.Debugf(fs.logPrefix(format), args...)
+	}
+}

@@ -209,6 +209,10 @@ func (fs *fileStore) _writeFullState(force bool) error {
 		fs.rebuildState(nil)
 		return errCorruptState
 	}
+	if cap(buf) > sz {
+		// The size estimate was short (large delete maps, say).
+		fs.debug("WriteFullState reallocated from %d to %d", sz, cap(buf))
+	}
 
 	if err := fs.writeFileWithOptionalSync(fn, buf, defaultFilePerms); err != nil {
 		return err

@@ -46,9 +46,10 @@ func (fs *fileStore) setWriteErr(err error) {
 		return
 	}
 	if isReadErr(err) {
-		fs.warn("Ignoring non-write error: %v", err)
+		fs.rateLimitWarn("Ignoring non-write error: %v", err)
 		return
 	}
+	fs.error("Critical write error: %v", err)
 	fs.writeErr = err
 }
 
