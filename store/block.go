@@ -223,7 +223,7 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 	// With SyncAlways a synced record must not vanish with an unsynced
 	// directory entry, so the new file's entry is made durable now.
 	if fs.fcfg.SyncAlways {
-		if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil {
+		if err := syncDir(fs.fsys, filepath.Dir(mb.fileName)); err != nil {
 			return abandon(err)
 		}
 	}
@@ -588,7 +588,7 @@ func (mb *msgBlock) dirtyCloseWithRemove(remove bool) error {
 			}
 			// With SyncAlways a removal must not be undone by a crash.
 			if mb.syncAlways {
-				if err := mb.fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil {
+				if err := syncDir(mb.fs.fsys, filepath.Dir(mb.fileName)); err != nil {
 					return err
 				}
 			}

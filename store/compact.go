@@ -391,7 +391,7 @@ func (mb *msgBlock) replaceFileVia(tmp string, plain []byte, alg StoreCompressio
 	mb.cmp = alg
 	// The key stream restarts with the new file.
 	mb.bek, mb.bekPos = nil, 0
-	if err := fs.fsys.SyncDir(filepath.Dir(mb.fileName)); err != nil && mb.writeErr == nil {
+	if err := syncDir(fs.fsys, filepath.Dir(mb.fileName)); err != nil && mb.writeErr == nil {
 		mb.writeErr = fmt.Errorf("store: sync of msgs directory failed: %w", err)
 	}
 	return nil

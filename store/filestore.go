@@ -507,7 +507,7 @@ func ensureStoreDir(fsys vfs.FS, dir string) error {
 			return fmt.Errorf("store: could not create storage directory: %w", err)
 		}
 		// Make the new directory's entry durable in its parent.
-		_ = fsys.SyncDir(filepath.Dir(dir))
+		_ = syncDir(fsys, filepath.Dir(dir))
 	case err != nil:
 		return err
 	case !fi.IsDir():
@@ -531,7 +531,7 @@ func (fs *fileStore) mkdirDurable(dir string) error {
 	if err := fs.fsys.MkdirAll(dir, defaultDirPerms); err != nil {
 		return err
 	}
-	return fs.fsys.SyncDir(filepath.Dir(dir))
+	return syncDir(fs.fsys, filepath.Dir(dir))
 }
 
 // dynBlkSize picks a block size from the retention and byte limit.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"os"
@@ -42,13 +43,21 @@ func (fs *fileStore) recoverAEK() error {
 	return nil
 }
 
+// genEncryptionKeys makes a key set for context with the store's key
+// generator and cipher: the asset key, the block stream key, the seed and
+// the key file to write. Without a key generator it fails with
+// errNoEncryption.
+func (fs *fileStore) genEncryptionKeys(context string) (aek cipher.AEAD, bek cipher.Stream, seed, encrypted []byte, err error) {
+	return genEncryptionKeysWithPRF(fs.prf, fs.fcfg.Cipher, context)
+}
+
 // setupAEK makes the stream's asset key and writes meta.key, when encrypted
 // and not done yet. fs.mu held.
 func (fs *fileStore) setupAEK() error {
 	if fs.prf == nil || fs.aek != nil {
 		return nil
 	}
-	aek, _, _, keyFile, err := genEncryptionKeysWithPRF(fs.prf, fs.fcfg.Cipher, fs.cfg.Name)
+	aek, _, _, keyFile, err := fs.genEncryptionKeys(fs.cfg.Name)
 	if err != nil {
 		return err
 	}
@@ -73,7 +82,7 @@ func (fs *fileStore) genEncryptionKeysForBlock(mb *msgBlock) error {
 	if mb == nil {
 		return nil
 	}
-	aek, bek, seed, keyFile, err := genEncryptionKeysWithPRF(fs.prf, fs.fcfg.Cipher, blockKeyContext(fs.cfg.Name, mb.index))
+	aek, bek, seed, keyFile, err := fs.genEncryptionKeys(blockKeyContext(fs.cfg.Name, mb.index))
 	if err != nil {
 		return err
 	}

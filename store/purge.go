@@ -148,10 +148,10 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 			return purged, nbytes, err
 		}
 	}
-	if err := fs.fsys.SyncDir(ndir); err != nil {
+	if err := syncDir(fs.fsys, ndir); err != nil {
 		return purged, nbytes, err
 	}
-	if err := fs.fsys.SyncDir(fs.fcfg.StoreDir); err != nil {
+	if err := syncDir(fs.fsys, fs.fcfg.StoreDir); err != nil {
 		return purged, nbytes, err
 	}
 	if err := fs.fsys.Rename(mdir, pdir); err != nil {
@@ -160,7 +160,7 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	if err := fs.fsys.Rename(ndir, mdir); err != nil {
 		return purged, nbytes, err
 	}
-	if err := fs.fsys.SyncDir(fs.fcfg.StoreDir); err != nil {
+	if err := syncDir(fs.fsys, fs.fcfg.StoreDir); err != nil {
 		return purged, nbytes, err
 	}
 	// Removed inline (upstream uses a goroutine) so nothing touches the
@@ -214,7 +214,7 @@ func (fs *fileStore) recoverPartialPurge() error {
 			if err = fs.fsys.Rename(ndir, mdir); err != nil {
 				return err
 			}
-			if err = fs.fsys.SyncDir(fs.fcfg.StoreDir); err != nil {
+			if err = syncDir(fs.fsys, fs.fcfg.StoreDir); err != nil {
 				return err
 			}
 		} else {

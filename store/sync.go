@@ -228,9 +228,15 @@ func writeAtomically(fsys vfs.FS, name string, data []byte, perm os.FileMode, sy
 		return err
 	}
 	if sync {
-		return fsys.SyncDir(filepath.Dir(name))
+		return syncDir(fsys, filepath.Dir(name))
 	}
 	return nil
+}
+
+// syncDir fsyncs a directory, making the entries created, renamed or
+// removed in it durable.
+func syncDir(fsys vfs.FS, name string) error {
+	return fsys.SyncDir(name)
 }
 
 // syncFileAndDir fsyncs a file and its directory.
@@ -238,5 +244,5 @@ func (fs *fileStore) syncFileAndDir(name string) error {
 	if err := syncFile(fs.fsys, name); err != nil {
 		return err
 	}
-	return fs.fsys.SyncDir(filepath.Dir(name))
+	return syncDir(fs.fsys, filepath.Dir(name))
 }
