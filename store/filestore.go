@@ -184,6 +184,8 @@ type fileStore struct {
 	ttls        *thw.HashWheel
 	sdm         *SDMMeta // subject delete markers and removals asked for, not done yet
 
+	snapshotsInProgress int // 0 or 1: Snapshot allows one at a time
+
 	logger      Logger               // nil: log nothing; set at open, never changed
 	logName     string               // the stream's name for log lines; set at open, never changed
 	logMu       sync.Mutex           // guards rateLimited

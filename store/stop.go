@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"path/filepath"
 	"slices"
 	"time"
@@ -9,9 +8,6 @@ import (
 	"github.com/porttracker/porttracker/store/ats"
 	"github.com/porttracker/porttracker/store/vfs"
 )
-
-// errUnsupportedYet is returned by Snapshot, whose port has not landed.
-var errUnsupportedYet = errors.New("store: this file store does not support snapshots yet")
 
 // Stop flushes, writes index.db and closes the store.
 func (fs *fileStore) Stop() error {
@@ -160,13 +156,4 @@ func (fs *fileStore) RemoveConsumer(o ConsumerStore) error {
 // encrypted like the stream, and registers it so it stops with the stream.
 func (fs *fileStore) ConsumerStore(name string, created time.Time, cfg *ConsumerConfig) (ConsumerStore, error) {
 	return fs.newConsumerFileStore(name, created, cfg, fs.prf)
-}
-
-// Snapshot would stream the store as an S2-compressed tar. Snapshots are a
-// later part of the port; until then this reports so.
-func (fs *fileStore) Snapshot(deadline time.Duration, includeConsumers, checkMsgs bool) (*SnapshotResult, error) {
-	if fs.isClosed() {
-		return nil, ErrStoreClosed
-	}
-	return nil, errUnsupportedYet
 }
