@@ -56,6 +56,8 @@ const (
 	streamStreamStateFile = "index.db"
 	// ttlStreamStateFile is the encoded TTL hash wheel.
 	ttlStreamStateFile = "thw.db"
+	// msgSchedulingStreamStateFile is the encoded message schedules.
+	msgSchedulingStreamStateFile = "sched.db"
 
 	defaultDirPerms  = os.FileMode(0o700)
 	defaultFilePerms = os.FileMode(0o600)
@@ -182,7 +184,8 @@ type fileStore struct {
 	receivedAny bool
 	firstMoved  bool // the first sequence moved; syncBlocks may drop tombstones
 	ttls        *thw.HashWheel
-	sdm         *SDMMeta // subject delete markers and removals asked for, not done yet
+	scheduling  *MsgScheduling // message schedules, when allowed
+	sdm         *SDMMeta       // subject delete markers and removals asked for, not done yet
 
 	snapshotsInProgress int // 0 or 1: Snapshot allows one at a time
 
@@ -336,6 +339,9 @@ func openFileStoreLogged(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, cr
 	if cfg.AllowMsgTTL {
 		fs.ttls = thw.NewHashWheel()
 	}
+	if cfg.AllowMsgSchedules {
+		fs.scheduling = newMsgScheduling(fs.runMsgScheduling)
+	}
 	fs.inPlace = !fcfg.AsyncFlush
 
 	mdir := filepath.Join(fcfg.StoreDir, msgDir)
@@ -469,6 +475,12 @@ func (fs *fileStore) finishRecovery() error {
 	if fs.cfg.AllowMsgTTL {
 		// A damaged thw.db only costs a scan; recoverTTLState falls back.
 		_ = fs.recoverTTLState()
+	}
+	if fs.cfg.AllowMsgSchedules {
+		// Likewise for sched.db.
+		if err := fs.recoverMsgSchedulingState(); err != nil {
+			fs.warn("Recovering message scheduling state from index errored: %v", err)
+		}
 	}
 
 	for _, seq := range fs.tombs {
@@ -633,6 +645,15 @@ func (fs *fileStore) UpdateConfig(cfg *StreamConfig) error {
 	} else if !cfg.AllowMsgTTL && fs.ttls != nil {
 		fs.ttls = nil
 	}
+	if cfg.AllowMsgSchedules && fs.scheduling == nil {
+		if err := fs.recoverMsgSchedulingState(); err != nil {
+			fs.mu.Unlock()
+			return err
+		}
+	} else if !cfg.AllowMsgSchedules && fs.scheduling != nil {
+		clearTimer(&fs.scheduling.timer)
+		fs.scheduling = nil
+	}
 
 	if err := fs.enforceMsgLimit(); err != nil {
 		fs.mu.Unlock()
@@ -671,6 +692,9 @@ func (fs *fileStore) UpdateConfig(cfg *StreamConfig) error {
 
 	if cfg.MaxAge != 0 || cfg.AllowMsgTTL {
 		fs.expireMsgs()
+	}
+	if cfg.AllowMsgSchedules {
+		fs.runMsgScheduling()
 	}
 	return nil
 }
@@ -712,10 +736,6 @@ func (fs *fileStore) RegisterProcessJetStreamMsg(cb ProcessJetStreamMsgHandler) 
 func (fs *fileStore) Type() StorageType {
 	return FileStorage
 }
-
-// ResetState drops temporary state. The file store has none without message
-// schedules, so this only exists for the interface.
-func (fs *fileStore) ResetState() {}
 
 // fileStoreConfig returns the effective store config (defaults filled in).
 func (fs *fileStore) fileStoreConfig() FileStoreConfig {

@@ -221,5 +221,11 @@ func (fs *fileStore) _writeFullState(force bool) error {
 	fs.dirty -= priorDirty
 	fs.mu.Unlock()
 
-	return fs.writeTTLState()
+	// Both are written even if one fails.
+	ttlErr := fs.writeTTLState()
+	schedErr := fs.writeMsgSchedulingState()
+	if ttlErr != nil {
+		return ttlErr
+	}
+	return schedErr
 }

@@ -228,6 +228,13 @@ func (fs *fileStore) purgeMsgBlock(mb *msgBlock) error {
 			return true
 		})
 	}
+	// The schedules whose messages go with the block go too.
+	if fs.scheduling != nil && mb.schedules > 0 {
+		if err := fs.removeBlockSchedules(mb); err != nil {
+			mb.mu.Unlock()
+			return err
+		}
+	}
 	msgs, nbytes := min(mb.msgs, fs.state.Msgs), min(mb.bytes, fs.state.Bytes)
 	fs.state.Msgs -= msgs
 	fs.state.Bytes -= nbytes

@@ -46,6 +46,9 @@ func (fs *fileStore) stop(delete, writeState bool) error {
 	fs.closeAllMsgBlocks(false)
 	fs.cancelSyncTimer()
 	fs.cancelAgeChk()
+	if fs.scheduling != nil {
+		clearTimer(&fs.scheduling.timer)
+	}
 
 	if writeState {
 		fs.mu.Unlock()

@@ -224,6 +224,27 @@ func (fs *fileStore) storeRawMsg(subj string, hdr, msg []byte, seq uint64, ts, t
 	case fs.ageChk == nil && (fs.cfg.MaxAge > 0 || fs.ttls != nil):
 		fs.startAgeChk()
 	}
+
+	if fs.scheduling != nil {
+		if next, err := nextMessageSchedule(hdr, ts); err == nil && !next.IsZero() {
+			fs.scheduling.add(seq, subj, next.UnixNano())
+			fs.lastBlock.mu.Lock()
+			fs.lastBlock.schedules++
+			fs.lastBlock.mu.Unlock()
+		} else if getMessageScheduler(hdr) == _EMPTY_ {
+			// Any other message on a schedule's subject ends the schedule.
+			fs.scheduling.removeSubject(subj)
+		}
+		// A produced message of a repeating schedule says when it fires
+		// next.
+		if next := bytesToString(sliceHeader(JSScheduleNext, hdr)); next != _EMPTY_ && next != JSScheduleNextPurge {
+			if t, err := time.Parse(time.RFC3339Nano, next); err == nil {
+				if scheduler := getMessageScheduler(hdr); scheduler != _EMPTY_ {
+					fs.scheduling.update(scheduler, t.UnixNano())
+				}
+			}
+		}
+	}
 	return nil
 }
 
