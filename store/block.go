@@ -87,6 +87,12 @@ type msgBlock struct {
 	bekPos      int64
 	keyFileName string
 	needKeySync bool // the key file still needs an fsync
+
+	// The asynchronous flusher (flush.go): fch kicks it, closing qch stops
+	// it, flusher says it runs.
+	fch     chan struct{}
+	qch     chan struct{}
+	flusher bool
 }
 
 // writeCacheInitialSize caps the capacity a new block's write cache starts
@@ -168,6 +174,8 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 			}
 			lmb.needSync = false
 		}
+		// Flushed and synced: its flusher is done.
+		lmb.stopFlusherLocked()
 		lmb.closeFDsLockedNoCheck()
 		if lmb.cache != nil {
 			rbuf = lmb.tryExpireWriteCache()
@@ -226,6 +234,9 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 		if err := syncDir(fs.fsys, filepath.Dir(mb.fileName)); err != nil {
 			return abandon(err)
 		}
+	}
+	if !fs.inPlace.Load() {
+		mb.spinUpFlushLoop()
 	}
 	fs.addMsgBlock(mb)
 	return mb, nil
@@ -369,6 +380,9 @@ func (mb *msgBlock) openBlock() (vfs.File, error) {
 // loadBlock reads the whole block file into a buffer (reusing buf when it is
 // large enough). mb.mu held.
 func (mb *msgBlock) loadBlock(buf []byte) ([]byte, error) {
+	if err := mb.flushBeforeFileAccess(); err != nil {
+		return nil, err
+	}
 	f := mb.file
 	if f == nil {
 		var err error
@@ -416,6 +430,9 @@ func (mb *msgBlock) enableForWriting() error {
 		return fmt.Errorf("store: error opening msg block file %q: %w", mb.fileName, err)
 	}
 	mb.file = f
+	if !mb.fs.inPlace.Load() {
+		mb.spinUpFlushLoopLocked()
+	}
 	return nil
 }
 
@@ -530,6 +547,7 @@ func (mb *msgBlock) close(sync bool) {
 	if mb.closed {
 		return
 	}
+	mb.stopFlusherLocked()
 	if mb.cacheTimer != nil {
 		mb.cacheTimer.Stop()
 		mb.cacheTimer = nil
@@ -581,6 +599,7 @@ func (mb *msgBlock) dirtyCloseWithRemove(remove bool) error {
 	}
 	if remove {
 		mb.closed = true
+		mb.stopFlusherLocked()
 		mb.subjects = nil
 		if mb.fileName != _EMPTY_ {
 			if err := mb.fs.fsys.Remove(mb.fileName); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -376,6 +376,11 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 // to match the disk. mb.mu held.
 func (mb *msgBlock) replaceFileVia(tmp string, plain []byte, alg StoreCompression) error {
 	fs := mb.fs
+	// plain came from the cache; pending records go to the old file first,
+	// so a failure below leaves that file complete.
+	if err := mb.flushBeforeFileAccess(); err != nil {
+		return err
+	}
 	stored, err := mb.storedForm(plain, alg)
 	if err != nil {
 		return &rolledBackError{fmt.Errorf("store: failed to prepare new block file: %w", err)}

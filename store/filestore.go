@@ -180,7 +180,7 @@ type fileStore struct {
 	dirty       int   // changes since index.db was last written
 	closing     bool
 	closed      atomic.Bool
-	inPlace     bool // flush writes as they happen (no AsyncFlush)
+	inPlace     atomic.Bool // flush writes as they happen (no AsyncFlush); read without fs.mu by blocks
 	receivedAny bool
 	firstMoved  bool // the first sequence moved; syncBlocks may drop tombstones
 	ttls        *thw.HashWheel
@@ -342,7 +342,7 @@ func openFileStoreLogged(fsys vfs.FS, fcfg FileStoreConfig, cfg StreamConfig, cr
 	if cfg.AllowMsgSchedules {
 		fs.scheduling = newMsgScheduling(fs.runMsgScheduling)
 	}
-	fs.inPlace = !fcfg.AsyncFlush
+	fs.inPlace.Store(!fcfg.AsyncFlush)
 
 	mdir := filepath.Join(fcfg.StoreDir, msgDir)
 	odir := filepath.Join(fcfg.StoreDir, consumerDir)
@@ -678,14 +678,37 @@ func (fs *fileStore) UpdateConfig(cfg *StreamConfig) error {
 		}
 	}
 
-	if cfg.PersistMode == AsyncPersistMode {
-		// Async persistence turns sync-always off.
-		fs.fcfg.SyncAlways = false
-		fs.syncAlways.Store(false)
-		for _, mb := range fs.blocks {
-			mb.mu.Lock()
-			mb.syncAlways = false
-			mb.mu.Unlock()
+	if lmb := fs.lastBlock; lmb != nil {
+		// As upstream: replicated streams (the replicas have the data)
+		// flush asynchronously unless syncing always, and async
+		// persistence opts in, turning sync-always off.
+		async := !fs.fcfg.SyncAlways && cfg.Replicas > 1
+		if cfg.PersistMode == AsyncPersistMode {
+			async = true
+			fs.fcfg.SyncAlways = false
+			fs.syncAlways.Store(false)
+			for _, mb := range fs.blocks {
+				mb.mu.Lock()
+				mb.syncAlways = false
+				mb.mu.Unlock()
+			}
+		}
+		switch {
+		case async && !fs.fcfg.AsyncFlush:
+			fs.fcfg.AsyncFlush = true
+			fs.inPlace.Store(false)
+			lmb.spinUpFlushLoop()
+		case !async && fs.fcfg.AsyncFlush:
+			fs.fcfg.AsyncFlush = false
+			fs.inPlace.Store(true)
+			lmb.mu.Lock()
+			lmb.stopFlusherLocked()
+			_, err := lmb.flushPendingMsgsLocked()
+			lmb.mu.Unlock()
+			if err != nil {
+				fs.mu.Unlock()
+				return err
+			}
 		}
 	}
 	fs.mu.Unlock()

@@ -18,7 +18,15 @@ import (
 // reads must only see messages as they were written, and when all stop the
 // state must agree with what loads, before and after a restart.
 func TestFileStoreConcurrentWritersReadersPurges(t *testing.T) {
-	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 4096, CacheExpire: 20 * time.Millisecond}
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AsyncFlush=%v", async), func(t *testing.T) { runConcurrentWorkload(t, async) })
+	}
+}
+
+// runConcurrentWorkload is the concurrent test, flushing in place or
+// asynchronously (then block flushers run alongside).
+func runConcurrentWorkload(t *testing.T, async bool) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 4096, CacheExpire: 20 * time.Millisecond, AsyncFlush: async}
 	cfg := StreamConfig{Name: "race", Subjects: []string{"w.>"}, Storage: FileStorage, MaxMsgsPer: 50}
 	fs, err := newFileStoreWithCreated(fcfg, cfg, time.Now(), nil)
 	require_NoError(t, err)

@@ -205,6 +205,10 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 // The block's last becomes the last sequence it still has a record for.
 // It returns the messages and bytes removed. mb.mu held.
 func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err error) {
+	// The file is cut at cache offsets: it must hold everything first.
+	if err := mb.flushBeforeFileAccess(); err != nil {
+		return 0, 0, err
+	}
 	if err := mb.loadMsgsWithLock(); err != nil {
 		return 0, 0, err
 	}

@@ -306,7 +306,8 @@ func (fs *fileStore) writeMsgRecord(seq uint64, ts int64, subj string, hdr, msg 
 		return 0, err
 	}
 	fs.dirty++
-	return rl, mb.writeMsgRecord(rl, seq, subj, hdr, msg, ts, true)
+	// With AsyncFlush the block's flusher writes it shortly.
+	return rl, mb.writeMsgRecord(rl, seq, subj, hdr, msg, ts, fs.inPlace.Load())
 }
 
 // checkLastBlock returns the last block, rolling to a new one when rl more
@@ -453,6 +454,7 @@ func (mb *msgBlock) writeMsgRecordLocked(rl, seq uint64, subj string, mhdr, msg 
 		}
 		return err
 	}
+	kickFlusher(mb.fch)
 	return nil
 }
 
@@ -594,8 +596,10 @@ func (mb *msgBlock) rollbackFailedWrite(werr error) (*LostStreamData, error) {
 		mb.writeErr = fmt.Errorf("store: write to block %d failed (%v) and could not be rolled back: %w", mb.index, werr, rerr)
 		return nil, mb.writeErr
 	}
-	// What the rebuild dropped was the unacknowledged tail being written.
-	if ld != nil {
+	// Flushing in place, what the rebuild dropped is the unacknowledged
+	// tail being written. With AsyncFlush it may hold acknowledged
+	// messages, which are reported lost.
+	if ld != nil && mb.fs.inPlace.Load() {
 		ld.Msgs = nil
 	}
 	return ld, &rolledBackError{fmt.Errorf("store: write to block %d failed: %w", mb.index, werr)}
@@ -661,7 +665,7 @@ func (mb *msgBlock) skipMsg(seq uint64, ts int64) error {
 		mb.deleted.Insert(seq)
 	}
 	if needsRecord {
-		if err := mb.writeMsgRecordLocked(emptyRecordLen, seq|ebit, _EMPTY_, nil, nil, ts, true); err != nil {
+		if err := mb.writeMsgRecordLocked(emptyRecordLen, seq|ebit, _EMPTY_, nil, nil, ts, mb.fs.inPlace.Load()); err != nil {
 			// The skip did not happen: undo what was changed for it.
 			mb.restoreRange(prevFirst, prevLast)
 			mb.deleted.Delete(seq)
@@ -807,7 +811,7 @@ func (fs *fileStore) SkipMsgs(seq uint64, num uint64) error {
 			mb.deleted.Insert(s)
 		}
 	}
-	err := mb.writeMsgRecordLocked(emptyRecordLen, lseq|ebit, _EMPTY_, nil, nil, ts, true)
+	err := mb.writeMsgRecordLocked(emptyRecordLen, lseq|ebit, _EMPTY_, nil, nil, ts, mb.fs.inPlace.Load())
 	if err != nil {
 		mb.restoreRange(prevFirst, prevLast)
 		if hadMsgs {
