@@ -34,7 +34,7 @@ const (
 	blkSuffix = ".blk"
 	// newScan names a compacted block before it replaces the original.
 	newScan = "%d.new"
-	// indexScan names a pre-2.10 per-block index file (only ever removed).
+	// indexScan names a pre-2.10 per-block index file (legacy.go).
 	indexScan = "%d.idx"
 	// keyScan names a block's encryption key file.
 	keyScan = "%d.key"

@@ -722,6 +722,25 @@ func (fs *fileStore) recoverMsgBlock(index uint32) (*msgBlock, error) {
 	}
 	mb.rawBytes = uint64(fi.Size())
 
+	// A store upgraded from before 2.10 may have the block's state,
+	// deletes included, in its .idx file.
+	mb.mu.Lock()
+	legacy := mb.recoverFromLegacyIndex()
+	mb.mu.Unlock()
+	if legacy {
+		if mb.msgs > 0 && !mb.noTrack && fs.perSubject != nil {
+			if err := fs.populateGlobalPerSubjectInfo(mb); err != nil {
+				return nil, err
+			}
+			mb.tryForceExpireCache()
+		}
+		if err := mb.closeFDs(); err != nil {
+			return nil, err
+		}
+		fs.addMsgBlock(mb)
+		return mb, nil
+	}
+
 	ld, tombs, err := mb.rebuildState()
 	if errors.Is(err, errBadKeySize) || errors.Is(err, errKeyInvalid) {
 		return mb, err
