@@ -554,13 +554,18 @@ func (mb *msgBlock) tryExpireWriteCache() []byte {
 	if mb.cache == nil {
 		return nil
 	}
-	buf := mb.cache.buf
-	lwts := mb.lastWrite
+	buf, lwts, llts := mb.cache.buf, mb.lastWrite, mb.lastLoad
 	mb.lastWrite = 0
 	mb.tryExpireCacheLocked()
 	mb.lastWrite = lwts
 	if mb.cache != nil {
 		return nil
+	}
+	// Never read and now dropped: its writes no longer count as recent
+	// activity either (as upstream), so a later scan that loads it can
+	// drop it again at once.
+	if llts == 0 {
+		mb.lastWrite = 0
 	}
 	return buf[:0]
 }

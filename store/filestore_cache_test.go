@@ -96,3 +96,45 @@ func TestFileStoreLargeFullStateMetaCleanup(t *testing.T) {
 	_, err := fs.LoadMsg(1000, nil)
 	require_NoError(t, err)
 }
+
+// A subject purge walks every block; once done only the block that was
+// last when it started (its write cache, read by the purge) is still
+// loaded: blocks that were only ever written do not count their writes as
+// recent activity once they stop being the last. (The purge's tombstones
+// fill new blocks, which hold no messages.)
+func TestFileStorePurgeExBufPool(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024},
+		StreamConfig{Name: "zzz", Subjects: []string{"foo.*"}, Storage: FileStorage})
+	msg := bytes.Repeat([]byte("ABC"), 33)
+	for range 1000 {
+		for _, subj := range []string{"foo.foo", "foo.bar"} {
+			_, _, err := fs.StoreMsg(subj, nil, msg, 0)
+			require_NoError(t, err)
+		}
+	}
+	require_True(t, fs.numMsgBlocks() > 100)
+
+	fs.mu.RLock()
+	lastBefore := fs.lastBlock.index
+	fs.mu.RUnlock()
+	purged, err := fs.PurgeEx("foo.bar", 0, 0)
+	require_NoError(t, err)
+	require_Equal(t, purged, 1000)
+
+	fs.mu.RLock()
+	var loaded []uint32
+	for _, mb := range fs.blocks {
+		mb.mu.RLock()
+		if mb.cacheAlreadyLoaded() {
+			loaded = append(loaded, mb.index)
+		}
+		mb.mu.RUnlock()
+	}
+	fs.mu.RUnlock()
+	require_Equal(t, len(loaded), 1)
+	require_Equal(t, loaded[0], lastBefore)
+	state := fs.State()
+	require_Equal(t, state.Msgs, 1000)
+	require_Equal(t, state.FirstSeq, 1)
+	require_Equal(t, state.LastSeq, 2000)
+}
