@@ -209,3 +209,29 @@ func TestKickFlusher(t *testing.T) {
 		return nil
 	})
 }
+
+// The flusher's running mark: set when it starts, cleared (with its
+// channels) when it ends.
+func TestFileStoreFlusherMarks(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo"}})
+	lmb := firstBlockOf(fs)
+	lmb.mu.RLock()
+	require_False(t, lmb.flusher) // flushing in place: none
+	lmb.mu.RUnlock()
+	lmb.setInFlusher()
+	lmb.mu.Lock()
+	require_True(t, lmb.flusher)
+	lmb.fch, lmb.qch = make(chan struct{}, 1), make(chan struct{})
+	qch := lmb.qch
+	lmb.mu.Unlock()
+	lmb.clearInFlusher()
+	lmb.mu.RLock()
+	defer lmb.mu.RUnlock()
+	require_False(t, lmb.flusher)
+	require_True(t, lmb.fch == nil && lmb.qch == nil)
+	select {
+	case <-qch:
+	default:
+		t.Fatalf("quit channel not closed")
+	}
+}
