@@ -418,10 +418,13 @@ func TestFileStorePurgeFailureRollsBack(t *testing.T) {
 			kind vfs.OpKind
 			err  error
 		}{
-			{"open-enospc", vfs.OpOpen, vfs.ErrENOSPC},
-			{"write-enospc", vfs.OpWrite, vfs.ErrENOSPC},
+			{"open-eio", vfs.OpOpen, vfs.ErrEIO},
 			{"write-eio", vfs.OpWrite, vfs.ErrEIO},
 			{"sync-eio", vfs.OpSync, vfs.ErrEIO},
+			// A full disk is retried after dropping the blocks before the
+			// last (TestFileStorePurgeOnFullDisk); a disk still full then
+			// fails the same way.
+			{"write-enospc-twice", vfs.OpWrite, vfs.ErrENOSPC},
 		} {
 			t.Run(v.name+"/"+tc.name, func(t *testing.T) {
 				fcfg, cfg := crashConfigs(false, v)
@@ -431,11 +434,19 @@ func TestFileStorePurgeFailureRollsBack(t *testing.T) {
 				// rollover that creates it recompresses the old last block
 				// in the background, and that .blk open must not take the
 				// fault (it did, now and then, under load).
-				inj := vfs.OnNth(func(op vfs.Op) bool {
+				hit := func(op vfs.Op) bool {
 					name, _ := purgeBlk.Load().(string)
 					return armed.Load() && op.Kind == tc.kind && filepath.Base(op.Path) == name
-				}, 1, tc.err)
-				fsys := vfs.NewFaultFS(vfs.NewMem(), inj)
+				}
+				inj := vfs.OnNth(hit, 1, tc.err)
+				var injector vfs.Injector = inj
+				// Consulted only once inj passed an operation: the next hit.
+				retry := vfs.OnNth(hit, 1, tc.err)
+				if tc.err == vfs.ErrENOSPC {
+					// The retry uses the same new block index; fail it too.
+					injector = vfs.Chain{inj, retry}
+				}
+				fsys := vfs.NewFaultFS(vfs.NewMem(), injector)
 				fs, err := openVariant(fsys, fcfg, cfg, v)
 				require_NoError(t, err)
 				defer func() { fs.Stop() }()
@@ -451,11 +462,26 @@ func TestFileStorePurgeFailureRollsBack(t *testing.T) {
 
 				fs.mu.RLock()
 				purgeBlk.Store(fmt.Sprintf(blkScan, fs.lastBlock.index+1))
+				require_True(t, len(fs.blocks) > 1)
+				lastFirst := atomic.LoadUint64(&fs.lastBlock.first.seq)
 				fs.mu.RUnlock()
+				if tc.err == vfs.ErrENOSPC {
+					// The blocks before the last were dropped for room.
+					for seq := range beforeMsgs {
+						if seq < lastFirst {
+							delete(beforeMsgs, seq)
+						}
+					}
+					before.Msgs, before.Bytes, before.FirstSeq = uint64(len(beforeMsgs)), 0, lastFirst
+					for _, sm := range beforeMsgs {
+						before.Bytes += fileStoreMsgSize(sm.subj, sm.hdr, sm.msg)
+					}
+				}
 				armed.Store(true)
 				_, err = fs.Purge()
 				armed.Store(false)
 				require_True(t, inj.Fired())
+				require_Equal(t, retry.Fired(), tc.err == vfs.ErrENOSPC)
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("purge error %v does not carry the injected %v", err, tc.err)
 				}
@@ -490,4 +516,93 @@ func TestFileStorePurgeFailureRollsBack(t *testing.T) {
 			})
 		}
 	}
+}
+
+// pageQuota fails writes with ENOSPC once the files under root would take
+// more than limit bytes, counting whole 4KB pages as tmpfs does.
+type pageQuota struct {
+	fsys  vfs.FS
+	root  string
+	limit int64
+}
+
+func pages(size int64) int64 { return (size + 4095) / 4096 }
+
+func (q *pageQuota) used(dir string) int64 {
+	entries, err := q.fsys.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, e := range entries {
+		p := dir + "/" + e.Name()
+		if e.IsDir() {
+			total += q.used(p)
+		} else if fi, err := q.fsys.Stat(p); err == nil {
+			total += pages(fi.Size())
+		}
+	}
+	return total
+}
+
+func (q *pageQuota) MaybeError(op vfs.Op) error {
+	if op.Kind != vfs.OpWrite {
+		return nil
+	}
+	var cur int64
+	if fi, err := q.fsys.Stat(op.Path); err == nil {
+		cur = fi.Size()
+	}
+	if grow := pages(op.Offset+int64(op.Len)) - pages(cur); grow > 0 && (q.used(q.root)+grow)*4096 > q.limit {
+		return vfs.ErrENOSPC
+	}
+	return nil
+}
+
+// On a full disk a purge has no room for its tombstone block; it drops the
+// blocks before the last to make room and then succeeds. Writes fail
+// cleanly while full and work again after the purge; a restart agrees.
+func TestFileStorePurgeOnFullDisk(t *testing.T) {
+	mem := vfs.NewMem()
+	fsys := vfs.NewFaultFS(mem, &pageQuota{fsys: mem, root: "/full", limit: 32 * 1024})
+	fcfg := FileStoreConfig{StoreDir: "/full/s", BlockSize: 1024}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage}
+	fs, err := newTestFileStoreFS(t, fsys, fcfg, cfg)
+	require_NoError(t, err)
+	defer func() { fs.Stop() }()
+
+	var stored uint64
+	for {
+		_, _, err := fs.StoreMsg("foo", nil, []byte("Hello Write Failures!"), 0)
+		if err != nil {
+			require_True(t, errors.Is(err, syscall.ENOSPC))
+			break
+		}
+		stored++
+		require_True(t, stored < 10_000)
+	}
+	require_True(t, fs.numMsgBlocks() > 2)
+	state := fs.State()
+	require_Equal(t, state.Msgs, stored)
+	require_Equal(t, state.LastSeq, stored)
+	checkStoreConsistent(t, fs)
+
+	purged, err := fs.Purge()
+	require_NoError(t, err)
+	require_Equal(t, purged, stored)
+	state = fs.State()
+	require_Equal(t, state.Msgs, 0)
+	require_Equal(t, state.FirstSeq, stored+1)
+	require_Equal(t, state.LastSeq, stored)
+
+	seq, _, err := fs.StoreMsg("foo", nil, []byte("again"), 0)
+	require_NoError(t, err)
+	require_Equal(t, seq, stored+1)
+	require_NoError(t, fs.Stop())
+	fs, err = newTestFileStoreFS(t, fsys, fcfg, cfg)
+	require_NoError(t, err)
+	state = fs.State()
+	require_Equal(t, state.Msgs, 1)
+	require_Equal(t, state.FirstSeq, stored+1)
+	checkStoreConsistent(t, fs)
 }

@@ -214,10 +214,29 @@ func (fs *fileStore) enforceMsgPerSubjectLimit(fireCallback bool) error {
 
 // purgeMsgBlock removes a whole block for a limit. fs.mu held.
 func (fs *fileStore) purgeMsgBlock(mb *msgBlock) error {
-	mb.mu.Lock()
-	if err := mb.ensurePerSubjectInfoLoaded(); err != nil {
-		mb.mu.Unlock()
+	msgs, nbytes, err := fs.dropMsgBlock(mb)
+	if err != nil {
 		return err
+	}
+	if err := fs.selectNextFirst(); err != nil {
+		return err
+	}
+	if cb := fs.storageCB; cb != nil {
+		fs.mu.Unlock()
+		cb(-int64(msgs), -int64(nbytes), 0, _EMPTY_)
+		fs.mu.Lock()
+	}
+	return nil
+}
+
+// dropMsgBlock removes a whole block and its messages from the store's
+// counts, subject index and schedules, and returns what went. The first
+// sequence is left to the caller. fs.mu held.
+func (fs *fileStore) dropMsgBlock(mb *msgBlock) (msgs, nbytes uint64, err error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if err := mb.ensurePerSubjectInfoLoaded(); err != nil {
+		return 0, 0, err
 	}
 	if mb.subjects != nil {
 		mb.subjects.IterFast(func(bsubj []byte, ss *SimpleState) bool {
@@ -231,28 +250,17 @@ func (fs *fileStore) purgeMsgBlock(mb *msgBlock) error {
 	// The schedules whose messages go with the block go too.
 	if fs.scheduling != nil && mb.schedules > 0 {
 		if err := fs.removeBlockSchedules(mb); err != nil {
-			mb.mu.Unlock()
-			return err
+			return 0, 0, err
 		}
 	}
-	msgs, nbytes := min(mb.msgs, fs.state.Msgs), min(mb.bytes, fs.state.Bytes)
+	msgs, nbytes = min(mb.msgs, fs.state.Msgs), min(mb.bytes, fs.state.Bytes)
+	if err := fs.removeMsgBlock(mb); err != nil {
+		return 0, 0, err
+	}
 	fs.state.Msgs -= msgs
 	fs.state.Bytes -= nbytes
-	if err := fs.removeMsgBlock(mb); err != nil {
-		mb.mu.Unlock()
-		return err
-	}
 	mb.tryForceExpireCacheLocked()
-	mb.mu.Unlock()
-	if err := fs.selectNextFirst(); err != nil {
-		return err
-	}
-	if cb := fs.storageCB; cb != nil {
-		fs.mu.Unlock()
-		cb(-int64(msgs), -int64(nbytes), 0, _EMPTY_)
-		fs.mu.Lock()
-	}
-	return nil
+	return msgs, nbytes, nil
 }
 
 // expireTTLsWithMarkers asks the upper layer to remove the messages whose

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,23 @@ func (fs *fileStore) purge(fseq uint64) (uint64, error) {
 	fs.mu.Lock()
 	cb := fs.storageCB
 	purged, nbytes, err := fs.purgeLocked(fseq)
+	if err != nil && errors.Is(err, syscall.ENOSPC) {
+		// A full disk has no room for the purge's tombstone block. The
+		// messages are going anyway: drop the blocks before the last to
+		// make room, then try again. Should the retry fail, the store is
+		// consistent with those blocks gone.
+		var dp, db uint64
+		if dp, db, err = fs.dropBlocksBeforeLast(); err == nil {
+			var p2, b2 uint64
+			p2, b2, err = fs.purgeLocked(fseq)
+			purged, nbytes = dp+p2, db+b2
+			if err != nil && dp > 0 && cb != nil {
+				fs.mu.Unlock()
+				cb(-int64(dp), -int64(db), 0, _EMPTY_)
+				fs.mu.Lock()
+			}
+		}
+	}
 	if err != nil {
 		fs.setWriteErr(err)
 		fs.mu.Unlock()
@@ -171,6 +189,22 @@ func (fs *fileStore) purgeLocked(fseq uint64) (purged, nbytes uint64, err error)
 	err = lmb.enableForWriting()
 	lmb.mu.Unlock()
 	return purged, nbytes, err
+}
+
+// dropBlocksBeforeLast removes every block but the last, as the limits do
+// (crash-safe: a crash leaves a store missing a prefix). fs.mu held.
+func (fs *fileStore) dropBlocksBeforeLast() (purged, nbytes uint64, err error) {
+	for _, mb := range slices.Clone(fs.blocks) {
+		if mb == fs.lastBlock {
+			continue
+		}
+		msgs, b, err := fs.dropMsgBlock(mb)
+		if err != nil {
+			return purged, nbytes, err
+		}
+		purged, nbytes = purged+msgs, nbytes+b
+	}
+	return purged, nbytes, fs.selectNextFirst()
 }
 
 // syncPurgeBlock syncs the purge's tombstone block and its key file.
