@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -477,12 +478,15 @@ func (mb *msgBlock) firstMatching(filter string, wc bool, start uint64, sm *Stor
 	if sm == nil {
 		sm = new(StoreMsg)
 	}
+	// Records are matched in place and only the match is copied out
+	// (upstream copies every record it looks at).
+	var tmp StoreMsg
 	for seq := fseq; seq <= lseq; seq++ {
 		if mb.deleted.Exists(seq) {
 			continue
 		}
 		llseq := mb.lastLoadSeq
-		fsm, err := mb.cacheLookup(seq, sm)
+		fsm, err := mb.cacheLookupNoCopy(seq, &tmp)
 		if err != nil {
 			if err == errPartialCache || err == errNoCache {
 				return nil, false, err
@@ -494,11 +498,27 @@ func (mb *msgBlock) firstMatching(filter string, wc bool, start uint64, sm *Stor
 		}
 		expireOk := seq == lseq && mb.lastLoadSeq != llseq && mb.lastLoadSeq == seq
 		if isAll || (wc && isMatch(fsm.subj)) || (!wc && fsm.subj == filter) {
-			return fsm, expireOk, nil
+			return copyStoreMsgInto(sm, fsm), expireOk, nil
 		}
 		mb.lastLoadSeq = llseq
 	}
 	return nil, didLoad, ErrStoreMsgNotFound
+}
+
+// copyStoreMsgInto copies src, which aliases a block cache, into sm (its
+// buffer reused) and returns sm.
+func copyStoreMsgInto(sm, src *StoreMsg) *StoreMsg {
+	sm.clear()
+	sm.buf = append(sm.buf, src.hdr...)
+	sm.buf = append(sm.buf, src.msg...)
+	hl := len(src.hdr)
+	if src.hdr != nil {
+		sm.hdr = sm.buf[0:hl:hl]
+	}
+	sm.msg = sm.buf[hl : hl+len(src.msg)]
+	sm.subj = strings.Clone(src.subj)
+	sm.seq, sm.ts = src.seq, src.ts
+	return sm
 }
 
 // firstMatchingMulti is firstMatching for any subject in a sublist.
@@ -579,12 +599,13 @@ func (mb *msgBlock) firstMatchingMulti(sl *gsl.SimpleSublist, start uint64, sm *
 		}
 		didLoad = true
 	}
+	var tmp StoreMsg
 	for seq := start; seq <= lseq; seq++ {
 		if mb.deleted.Exists(seq) {
 			continue
 		}
 		llseq := mb.lastLoadSeq
-		fsm, err := mb.cacheLookup(seq, sm)
+		fsm, err := mb.cacheLookupNoCopy(seq, &tmp)
 		if err != nil {
 			if IsCorrupt(err) {
 				return nil, false, err
@@ -593,7 +614,7 @@ func (mb *msgBlock) firstMatchingMulti(sl *gsl.SimpleSublist, start uint64, sm *
 		}
 		expireOk := seq == lseq && mb.lastLoadSeq != llseq && mb.lastLoadSeq == seq
 		if sl.HasInterest(fsm.subj) {
-			return fsm, expireOk, nil
+			return copyStoreMsgInto(sm, fsm), expireOk, nil
 		}
 		mb.lastLoadSeq = llseq
 	}
