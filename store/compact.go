@@ -338,7 +338,8 @@ func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) erro
 	}
 	mb.physFirst, mb.physKnown = newFirst, true
 	mb.needSync = true
-	if uint64(len(nbuf)) == oldRaw {
+	// Compared as stored: a compressed block's file is smaller than nbuf.
+	if mb.rawBytes == oldRaw {
 		// Nothing gained; stop the sync timer from retrying.
 		mb.noCompact = true
 	}

@@ -39,6 +39,16 @@ type fixtureManifest struct {
 	Files []struct {
 		Path string `json:"path"`
 	} `json:"files"`
+	Consumers []fixtureConsumer `json:"consumers"`
+}
+
+// fixtureConsumer is a consumer store the manifest lists, with the state
+// the server read back from it.
+type fixtureConsumer struct {
+	Name    string          `json:"name"`
+	Created time.Time       `json:"created"`
+	Config  json.RawMessage `json:"config"`
+	State   ConsumerState   `json:"state"`
 }
 
 type fixtureFSConfig struct {
@@ -71,8 +81,7 @@ type fixtureMsg struct {
 }
 
 // supportedFixtures are the scenarios this test reads: every one. The
-// consumer fixture's consumer state is checked by the consumer store's
-// tests; here its stream is.
+// consumer fixture's consumer is opened through the stream's ConsumerStore.
 var supportedFixtures = []string{
 	"basic-multiblock",
 	"no-index",
@@ -143,7 +152,8 @@ func copyTree(t testing.TB, src, dst string) {
 	require_NoError(t, err)
 }
 
-// openFixture opens a copy of a fixture's store with its manifest's configs.
+// openFixture opens a copy of a fixture's store with its manifest's
+// configs, through the public constructor a caller would use.
 func openFixture(t testing.TB, m *fixtureManifest, dir string) *fileStore {
 	t.Helper()
 	var cfg StreamConfig
@@ -171,14 +181,34 @@ func openFixture(t testing.TB, m *fixtureManifest, dir string) *fileStore {
 	default:
 		t.Fatalf("unknown fixture compression %q", m.FileStoreConfig.Compression)
 	}
-	var kg keyGen
+	opts := FileStoreOptions{Created: m.Created}
 	if fcfg.Cipher != NoCipher {
 		require_Equal(t, m.PRF, "hmac-sha256")
-		kg = hmacKeyGen(m.PRFKey)
+		opts.PRF = hmacKeyGen(m.PRFKey)
 	}
-	fs, err := newFileStoreWithCreated(fcfg, cfg, m.Created, kg)
+	ss, err := NewFileStoreWithOptions(fcfg, cfg, opts)
 	require_NoError(t, err)
+	fs, ok := ss.(*fileStore)
+	require_True(t, ok)
 	return fs
+}
+
+// checkFixtureConsumers opens every consumer the manifest lists through
+// the stream's ConsumerStore and compares its state with the manifest's.
+func checkFixtureConsumers(t *testing.T, m *fixtureManifest, fs *fileStore) {
+	t.Helper()
+	for _, c := range m.Consumers {
+		var cfg ConsumerConfig
+		require_NoError(t, json.Unmarshal(c.Config, &cfg))
+		o, err := fs.ConsumerStore(c.Name, c.Created, &cfg)
+		require_NoError(t, err)
+		require_True(t, o.HasState())
+		got, err := o.State()
+		require_NoError(t, err)
+		want := c.State
+		requireConsumerState(t, got, &want)
+		require_NoError(t, o.Stop())
+	}
 }
 
 func decodeB64(t testing.TB, s string) []byte {
@@ -251,10 +281,15 @@ func TestFileStoreFixtures(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			m := loadManifest(t, scenario)
 			require_Equal(t, m.Scenario, scenario)
+			if scenario == "consumer" {
+				// The consumer check below must have something to open.
+				require_True(t, len(m.Consumers) > 0)
+			}
 			dir := copyFixtureStore(t, scenario)
 
 			fs := openFixture(t, m, dir)
 			checkFixtureContents(t, m, fs, m.State.Lost != nil)
+			checkFixtureConsumers(t, m, fs)
 
 			if tt := m.TornTail; tt != nil {
 				var smv StoreMsg
@@ -278,6 +313,7 @@ func TestFileStoreFixtures(t *testing.T) {
 			fs = openFixture(t, m, dir)
 			defer fs.Stop()
 			checkFixtureContents(t, m, fs, false)
+			checkFixtureConsumers(t, m, fs)
 			_, err = os.Stat(filepath.Join(dir, msgDir, streamStreamStateFile))
 			require_NoError(t, err)
 		})

@@ -92,27 +92,20 @@ var allPermutations = []FileStoreConfig{
 	{Cipher: ChaCha, Compression: S2Compression},
 }
 
-// testFileStoreAllPermutations runs fn for the cipher and compression
-// combinations. The encrypted ones wait for ported tests that read block
-// files directly to decrypt them first (TestFileStoreCorruptedNonOrderedSequences
-// indexes a loaded block without upstream's encryptOrDecryptIfNeeded step);
-// testFileStoreEncryptedPermutations runs them for the tests that are ready.
-// With -short only the plain one runs.
+// testFileStoreAllPermutations runs fn for all six cipher and compression
+// combinations, as upstream does. With -short only the plain one runs.
 func testFileStoreAllPermutations(t *testing.T, fn func(t *testing.T, fcfg FileStoreConfig)) {
-	perms := allPermutations[:2]
+	perms := allPermutations
 	if testing.Short() {
 		perms = perms[:1]
 	}
 	runPermutations(t, perms, fn)
 }
 
-// testFileStoreEncryptedPermutations runs fn for all six combinations.
+// testFileStoreEncryptedPermutations is the name tests used while only
+// some of them ran encrypted; it now runs the same six combinations.
 func testFileStoreEncryptedPermutations(t *testing.T, fn func(t *testing.T, fcfg FileStoreConfig)) {
-	perms := allPermutations
-	if testing.Short() {
-		perms = perms[:1]
-	}
-	runPermutations(t, perms, fn)
+	testFileStoreAllPermutations(t, fn)
 }
 
 func runPermutations(t *testing.T, perms []FileStoreConfig, fn func(t *testing.T, fcfg FileStoreConfig)) {

@@ -212,6 +212,9 @@ func (mb *msgBlock) convertToEncrypted() error {
 		return err
 	}
 	mb.closeFDsLockedNoCheck()
+	// The file is rewritten under it: a cache must come from the new one,
+	// as upstream leaves none behind here.
+	mb.clearCacheAndOffset()
 	if err := writeFileWithSync(fs.fsys, mb.fileName, buf, defaultFilePerms); err != nil {
 		return err
 	}

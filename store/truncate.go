@@ -150,7 +150,15 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 			purged += nmsgs
 			nbytes += nb
 			if hasWrittenTombstones {
+				// The tombstone block stays last, so smb is a full block
+				// again: no flusher, and stored in the configured
+				// compression (truncate wrote it plain). A failed
+				// compression leaves it plain, which is still valid.
+				smb.stopFlusherLocked()
 				smb.closeFDsLockedNoCheck()
+				if err := smb.recompressOnDiskIfNeeded(); err != nil {
+					fs.warn("Compressing block %d after truncate failed: %v", smb.index, err)
+				}
 			}
 			smb.mu.Unlock()
 		}
