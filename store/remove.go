@@ -64,6 +64,7 @@ func (fs *fileStore) removeMsg(seq uint64, secure, viaLimits, needFSLock bool) (
 func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLimits bool) (removed bool, rerr error) {
 	mb.mu.Lock()
 	if mb.closed || seq < atomic.LoadUint64(&mb.first.seq) || mb.deleted.Exists(seq) {
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		return false, nil
 	}
@@ -79,6 +80,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -86,6 +88,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var smv StoreMsg
 	sm, err := mb.cacheLookupNoCopy(seq, &smv)
 	if err != nil {
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		// Already gone is not an error.
 		if err == ErrStoreMsgNotFound || err == errDeletedMsg {
@@ -102,6 +105,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	// A user removal leaves a tombstone in the last block, unless the block
 	// empties (removeMsgBlock then writes one if needed).
 	if !viaLimits && !isEmpty {
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		lmb, err := fs.checkLastBlock(emptyRecordLen)
 		if err == nil {
@@ -109,6 +113,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		}
 		mb.mu.Lock()
 		if err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -121,6 +126,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		// The cache may have expired while mb.mu was released above.
 		if mb.cacheNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				return false, err
 			}
@@ -130,6 +136,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 			err = mb.eraseMsg(seq, int(ri), int(msz), isLastBlock)
 		}
 		if err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -155,6 +162,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	fs.dirty++
 
 	if _, err = mb.removeSeqPerSubject(subj, seq); err != nil {
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		return false, err
 	}
@@ -186,11 +194,13 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var firstSeqNeedsUpdate bool
 	if isEmpty {
 		if err = fs.removeMsgBlock(mb); err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
 		firstSeqNeedsUpdate = seq == fs.state.FirstSeq
 	}
+	mb.finishedWithCache()
 	mb.mu.Unlock()
 
 	if firstSeqNeedsUpdate {
@@ -284,6 +294,10 @@ func (mb *msgBlock) eraseMsg(seq uint64, ri, rl int, isLastBlock bool) error {
 
 // selectNextFirst moves the block's first past deleted sequences. mb.mu held.
 func (mb *msgBlock) selectNextFirst() {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	var seq uint64
 	fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
 	for seq = fseq + 1; seq <= lseq; seq++ {
