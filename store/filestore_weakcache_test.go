@@ -1,8 +1,10 @@
 package store
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -404,4 +406,259 @@ func TestNoRaceFileStoreWeakCacheGCRecyclesBuf(t *testing.T) {
 		takeTiny(4*copies, arrs, seen)
 		recycledOnce(t, arrs, seen)
 	})
+}
+
+func TestGetMsgBlockBufPicksSmallestTierThatFits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int
+		wantCap int
+	}{
+		{"zero", 0, defaultTinyBlockSize},
+		{"one byte", 1, defaultTinyBlockSize},
+		{"tiny exactly", defaultTinyBlockSize, defaultTinyBlockSize},
+		{"just over tiny", defaultTinyBlockSize + 1, defaultSmallBlockSize},
+		{"small exactly", defaultSmallBlockSize, defaultSmallBlockSize},
+		{"just over small", defaultSmallBlockSize + 1, defaultMediumBlockSize},
+		{"medium exactly", defaultMediumBlockSize, defaultMediumBlockSize},
+		{"just over medium", defaultMediumBlockSize + 1, defaultLargeBlockSize},
+		{"large exactly", defaultLargeBlockSize, defaultLargeBlockSize},
+		{"over every tier", defaultLargeBlockSize + 1, defaultLargeBlockSize + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := getMsgBlockBuf(tc.size)
+			require_Equal(t, len(buf), 0)
+			require_Equal(t, cap(buf), tc.wantCap)
+		})
+	}
+}
+
+func TestRecycleMsgBlockBufReturnsBufferToItsTier(t *testing.T) {
+	holdPools(t)
+	for _, size := range []int{defaultTinyBlockSize, defaultSmallBlockSize, defaultMediumBlockSize, defaultLargeBlockSize} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			// The race detector makes Put drop an item now and then, so
+			// a few tries are allowed.
+			back := false
+			for range 16 {
+				buf := append(getMsgBlockBuf(size), "in use"...)
+				recycleMsgBlockBuf(buf)
+				if again := getMsgBlockBuf(size); sameBuffer(again, buf) {
+					back = true
+					break
+				}
+			}
+			require_True(t, back)
+		})
+	}
+	t.Run("not a tier", func(t *testing.T) {
+		// A buffer whose capacity is no tier stays out of the pools (it
+		// cannot even be given their type); this must not panic.
+		recycleMsgBlockBuf(make([]byte, 10, 100))
+		recycleMsgBlockBuf(make([]byte, 0, defaultLargeBlockSize+1))
+		recycleMsgBlockBuf(nil)
+	})
+}
+
+func TestSameBufferComparesBackingArrays(t *testing.T) {
+	a := make([]byte, 4, 8)
+	b := make([]byte, 4, 8)
+	for _, tc := range []struct {
+		name string
+		x, y []byte
+		want bool
+	}{
+		{"same slice", a, a, true},
+		{"resliced to empty", a, a[:0], true},
+		{"other array", a, b, false},
+		{"later start", a, a[1:], false},
+		{"nil", a, nil, false},
+		{"both nil", nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require_Equal(t, sameBuffer(tc.x, tc.y), tc.want)
+		})
+	}
+}
+
+func TestCacheRegisterAndStopRecycle(t *testing.T) {
+	c := &cache{buf: getMsgBlockBuf(1)}
+	c.registerRecycle()
+	require_True(t, c.clean != (runtime.Cleanup{}))
+	first := c.clean
+	// Registering again replaces the registration.
+	c.registerRecycle()
+	require_True(t, c.clean != (runtime.Cleanup{}))
+	require_True(t, c.clean != first)
+	c.stopRecycle()
+	require_True(t, c.clean == (runtime.Cleanup{}))
+	// The buffer stays the cache's to recycle explicitly.
+	recycleMsgBlockBuf(c.buf)
+}
+
+func TestFileStoreFinishedWithCacheLeavesCacheElastic(t *testing.T) {
+	fs, mb := newWeakCacheTestStore(t, 4, 1)
+	mb.mu.Lock()
+	require_NoError(t, mb.loadMsgsWithLock())
+	c := mb.cache
+	require_True(t, c != nil)
+	loads := mb.cacheLoads
+	mb.finishedWithCache()
+	require_True(t, mb.cache == nil)
+	require_True(t, mb.elasticCache.Value() == c)
+	mb.mu.Unlock()
+
+	// A read takes the same cache up again, with no load from disk, and
+	// lets it go once done.
+	sm, err := fs.LoadMsg(3, nil)
+	require_NoError(t, err)
+	require_Equal(t, sm.subj, "foo")
+	// It still counts as cached memory.
+	require_True(t, fs.cacheSize() > 0)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_Equal(t, mb.cacheLoads, loads)
+	require_True(t, mb.cache == nil)
+	require_True(t, mb.elasticCache.Value() == c)
+}
+
+func TestFileStoreFinishedWithCacheKeepsPendingWrites(t *testing.T) {
+	fs, mb := newWeakCacheTestStore(t, 1, 0)
+	fs.mu.Lock()
+	mb.mu.Lock()
+	seq := fs.state.LastSeq + 1
+	msg := []byte("not yet on disk")
+	err := mb.writeMsgRecordLocked(fileStoreMsgSize("foo", nil, msg), seq, "foo", nil, msg, time.Now().UnixNano(), false)
+	if err == nil {
+		fs.state.LastSeq, fs.state.Msgs = seq, fs.state.Msgs+1
+	}
+	require_NoError(t, err)
+	require_True(t, mb.pendingWriteSizeLocked() > 0)
+	c := mb.cache
+	// The pending bytes exist only in the cache: it must stay.
+	mb.finishedWithCache()
+	require_True(t, mb.cache == c)
+	mb.mu.Unlock()
+	fs.mu.Unlock()
+
+	runtime.GC()
+	require_NoError(t, fs.FlushAllPending())
+	sm, err := fs.LoadMsg(seq, nil)
+	require_NoError(t, err)
+	require_Equal(t, string(sm.msg), string(msg))
+}
+
+// collectElastic drops mb's hold on its cache and collects garbage until
+// the cache is gone. mb.mu not held.
+func collectElastic(t *testing.T, mb *msgBlock) {
+	t.Helper()
+	mb.mu.Lock()
+	weakenAll(mb)
+	mb.mu.Unlock()
+	for range 20 {
+		runtime.GC()
+		mb.mu.Lock()
+		gone := mb.elasticCache.Value() == nil
+		mb.mu.Unlock()
+		if gone {
+			return
+		}
+	}
+	t.Fatalf("weakly held cache was not collected")
+}
+
+func TestFileStoreWeakCacheCollectedReloadsOnRead(t *testing.T) {
+	fs, mb := newWeakCacheTestStore(t, 4, 1)
+	mb.mu.Lock()
+	require_NoError(t, mb.loadMsgsWithLock())
+	loads := mb.cacheLoads
+	mb.mu.Unlock()
+	collectElastic(t, mb)
+	require_Equal(t, fs.cacheSize(), uint64(0))
+
+	for seq := uint64(1); seq <= 5; seq++ {
+		sm, err := fs.LoadMsg(seq, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, seq)
+	}
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_Equal(t, mb.cacheLoads, loads+1)
+}
+
+func TestFileStoreWeakWriteCacheResumedByNextWrite(t *testing.T) {
+	fs, mb := newWeakCacheTestStore(t, 3, 0)
+	mb.mu.Lock()
+	c := mb.cache
+	require_True(t, c != nil)
+	weakenAll(mb)
+	require_True(t, mb.cache == nil)
+	mb.mu.Unlock()
+
+	// The next write appends to the same cache, still alive.
+	_, _, err := fs.StoreMsg("bar", nil, []byte("more"), 0)
+	require_NoError(t, err)
+	mb.mu.Lock()
+	require_True(t, mb.cache == c)
+	require_Equal(t, len(c.offsets), 4)
+	mb.mu.Unlock()
+	runtime.KeepAlive(c)
+
+	// And once collected, the next write reloads the block first.
+	require_NoError(t, fs.FlushAllPending())
+	c = nil
+	collectElastic(t, mb)
+	_, _, err = fs.StoreMsg("bar", nil, []byte("again"), 0)
+	require_NoError(t, err)
+	require_NoError(t, fs.FlushAllPending())
+	for seq := uint64(1); seq <= 5; seq++ {
+		sm, err := fs.LoadMsg(seq, nil)
+		require_NoError(t, err)
+		require_Equal(t, sm.seq, seq)
+	}
+}
+
+func TestFileStoreClearCacheDropsElasticCache(t *testing.T) {
+	_, mb := newWeakCacheTestStore(t, 2, 0)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_NoError(t, mb.loadMsgsWithLock())
+	mb.finishedWithCache()
+	require_True(t, mb.elasticCache.Value() != nil)
+	// A dropped cache must not come back through the elastic pointer: it
+	// may no longer match the file.
+	mb.clearCache()
+	require_True(t, mb.cache == nil)
+	require_True(t, mb.elasticCache.Value() == nil)
+}
+
+func TestFileStoreExpireWeakCache(t *testing.T) {
+	_, mb := newWeakCacheTestStore(t, 2, 0)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	require_NoError(t, mb.loadMsgsWithLock())
+	mb.finishedWithCache()
+	// Recently used: expiry keeps it, still only elastically held.
+	mb.tryExpireCacheLocked()
+	require_True(t, mb.cache == nil)
+	require_True(t, mb.elasticCache.Value() != nil)
+	// Idle: expiry drops it altogether.
+	mb.lastLoad, mb.lastWrite = 0, 0
+	mb.tryExpireCacheLocked()
+	require_True(t, mb.cache == nil)
+	require_True(t, mb.elasticCache.Value() == nil)
+}
+
+func TestFileStoreCacheLookupOnEmptyBlockStaysWeak(t *testing.T) {
+	fs := newTestFileStore(t, FileStoreConfig{StoreDir: t.TempDir()}, StreamConfig{Name: "zzz", Subjects: []string{"foo"}, Storage: FileStorage})
+	lmb := lastMsgBlock(fs)
+	require_True(t, lmb != nil)
+	lmb.mu.Lock()
+	defer lmb.mu.Unlock()
+	lmb.finishedWithCache()
+	require_True(t, lmb.cache == nil)
+	// An empty block answers "not found" without taking its cache up.
+	_, err := lmb.cacheLookup(atomic.LoadUint64(&lmb.first.seq), nil)
+	require_Error(t, err, ErrStoreMsgNotFound)
+	require_True(t, lmb.cache == nil)
 }

@@ -64,9 +64,16 @@ func (fs *fileStore) removeMsg(seq uint64, secure, viaLimits, needFSLock bool) (
 func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLimits bool) (removed bool, rerr error) {
 	mb.mu.Lock()
 	if mb.closed || seq < atomic.LoadUint64(&mb.first.seq) || mb.deleted.Exists(seq) {
-		mb.finishedWithCache()
 		mb.mu.Unlock()
 		return false, nil
+	}
+	// Only a cache this removal takes up is let go again; the write cache
+	// of the last block stays.
+	needsCleanup := mb.cache == nil
+	finishedWithCache := func() {
+		if needsCleanup {
+			mb.finishedWithCache()
+		}
 	}
 	defer func() {
 		if rerr != nil {
@@ -80,7 +87,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
-			mb.finishedWithCache()
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -88,7 +95,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var smv StoreMsg
 	sm, err := mb.cacheLookupNoCopy(seq, &smv)
 	if err != nil {
-		mb.finishedWithCache()
+		finishedWithCache()
 		mb.mu.Unlock()
 		// Already gone is not an error.
 		if err == ErrStoreMsgNotFound || err == errDeletedMsg {
@@ -105,7 +112,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	// A user removal leaves a tombstone in the last block, unless the block
 	// empties (removeMsgBlock then writes one if needed).
 	if !viaLimits && !isEmpty {
-		mb.finishedWithCache()
+		finishedWithCache()
 		mb.mu.Unlock()
 		lmb, err := fs.checkLastBlock(emptyRecordLen)
 		if err == nil {
@@ -113,7 +120,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		}
 		mb.mu.Lock()
 		if err != nil {
-			mb.finishedWithCache()
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -126,7 +133,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		// The cache may have expired while mb.mu was released above.
 		if mb.cacheNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
-				mb.finishedWithCache()
+				finishedWithCache()
 				mb.mu.Unlock()
 				return false, err
 			}
@@ -136,7 +143,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 			err = mb.eraseMsg(seq, int(ri), int(msz), isLastBlock)
 		}
 		if err != nil {
-			mb.finishedWithCache()
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -162,7 +169,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	fs.dirty++
 
 	if _, err = mb.removeSeqPerSubject(subj, seq); err != nil {
-		mb.finishedWithCache()
+		finishedWithCache()
 		mb.mu.Unlock()
 		return false, err
 	}
@@ -194,13 +201,13 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var firstSeqNeedsUpdate bool
 	if isEmpty {
 		if err = fs.removeMsgBlock(mb); err != nil {
-			mb.finishedWithCache()
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
 		firstSeqNeedsUpdate = seq == fs.state.FirstSeq
 	}
-	mb.finishedWithCache()
+	finishedWithCache()
 	mb.mu.Unlock()
 
 	if firstSeqNeedsUpdate {

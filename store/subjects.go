@@ -315,14 +315,17 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 		}
 		mb.mu.Lock()
 		if mb.closed {
-			mb.finishedWithCache()
 			mb.mu.Unlock()
 			continue
 		}
+		// Only a cache this lookup takes up is let go again.
+		needsCleanup := mb.cache == nil
 		var shouldExpire bool
 		if mb.fssNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
-				mb.finishedWithCache()
+				if needsCleanup {
+					mb.finishedWithCache()
+				}
 				mb.mu.Unlock()
 				return 0, err
 			}
@@ -335,7 +338,9 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 				err = mb.recalculateForSubj(subj, ss)
 			}
 			first := ss.First
-			mb.finishedWithCache()
+			if needsCleanup {
+				mb.finishedWithCache()
+			}
 			mb.mu.Unlock()
 			if i != start {
 				if info, ok := fs.perSubject.Find(bsubj); ok {
@@ -350,7 +355,9 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 		if shouldExpire {
 			mb.tryForceExpireCacheLocked()
 		}
-		mb.finishedWithCache()
+		if needsCleanup {
+			mb.finishedWithCache()
+		}
 		mb.mu.Unlock()
 	}
 	return 0, nil
