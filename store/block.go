@@ -16,6 +16,7 @@ import (
 	"github.com/minio/highwayhash"
 
 	"github.com/porttracker/porttracker/store/avl"
+	"github.com/porttracker/porttracker/store/elastic"
 	"github.com/porttracker/porttracker/store/stree"
 	"github.com/porttracker/porttracker/store/vfs"
 )
@@ -53,6 +54,7 @@ type msgBlock struct {
 
 	hasher       *highwayhash.Digest64 // keyed for this block's records
 	cache        *cache
+	elasticCache elastic.Pointer[cache] // see cache_weak.go
 	cacheLoads   uint64
 	cacheExpire  time.Duration
 	subjExpire   time.Duration
@@ -193,9 +195,12 @@ func (fs *fileStore) newMsgBlockForWrite() (*msgBlock, error) {
 	// previous block's dropped buffer), so appends do not keep
 	// reallocating it as it grows.
 	if want := int(min(fs.fcfg.BlockSize, writeCacheInitialSize)); cap(rbuf) < want {
-		rbuf = make([]byte, 0, want)
+		recycleMsgBlockBuf(rbuf)
+		rbuf = getMsgBlockBuf(want)
 	}
-	mb.cache = &cache{buf: rbuf}
+	wc := &cache{buf: rbuf}
+	wc.registerRecycle()
+	mb.setCache(wc)
 	mb.physFirst, mb.physKnown = 0, true
 	mb.subjects = stree.NewSubjectTree[SimpleState]()
 	mb.lastLoad, mb.lastWrite = 0, accessTime()
@@ -404,7 +409,7 @@ func (mb *msgBlock) loadBlock(buf []byte) ([]byte, error) {
 	}
 	sz := int(sz64)
 	if cap(buf) < sz {
-		buf = make([]byte, sz)
+		buf = getMsgBlockBuf(sz)
 	}
 	buf = buf[:sz]
 	n, err := f.ReadAt(buf, 0)
@@ -518,6 +523,7 @@ func (mb *msgBlock) lastChecksum() []byte {
 			return nil
 		}
 		copy(lchk[:], buf[len(buf)-checksumSize:])
+		recycleMsgBlockBuf(buf)
 		return lchk[:]
 	}
 	// Compressed blocks keep the last record's hash at the end, plain.

@@ -42,7 +42,13 @@ func (mb *msgBlock) loadBlockPlain() ([]byte, error) {
 		return nil, err
 	}
 	mb.cmp = meta.Algorithm
-	return mb.decompressIfNeeded(buf)
+	plain, err := mb.decompressIfNeeded(buf)
+	// Decompressed into a buffer of its own: the pooled one read from
+	// the file is no longer needed.
+	if err == nil && !sameBuffer(plain, buf) {
+		recycleMsgBlockBuf(buf)
+	}
+	return plain, err
 }
 
 // streamAt returns the block's key stream positioned at file offset off,
@@ -122,6 +128,8 @@ func (mb *msgBlock) recompressOnDiskIfNeeded() error {
 	if err != nil {
 		return fmt.Errorf("store: failed to read block %d for compression: %w", mb.index, err)
 	}
+	// Written out (or not needed) by the time this returns.
+	defer recycleMsgBlockBuf(plain)
 	if mb.cmp == alg || len(plain) < checksumSize {
 		return nil
 	}

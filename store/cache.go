@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -23,18 +24,24 @@ type cache struct {
 	// sequence has no record.
 	offsets  []uint32
 	firstSeq uint64
+	// noRecycle keeps buf out of the pools: it is being handed on to the
+	// next block's write cache (tryExpireWriteCache).
+	noRecycle bool
+	// clean returns buf to its pool when the collector takes the cache
+	// (registerRecycle); the zero value when nothing is registered.
+	clean runtime.Cleanup
 }
 
 // setupWriteCache makes sure the block has a cache to append to, loading the
 // existing file first so buf keeps mirroring it. mb.mu held.
 func (mb *msgBlock) setupWriteCache() error {
-	if mb.cache != nil {
+	if mb.cache != nil || mb.promoteCache() {
 		return nil
 	}
 	if mb.file != nil || mb.fileName != _EMPTY_ && fileExists(mb) {
 		return mb.loadMsgsWithLock()
 	}
-	mb.cache = &cache{}
+	mb.setCache(&cache{})
 	mb.lastLoad = accessTime()
 	mb.startCacheExpireTimer()
 	return nil
@@ -48,6 +55,7 @@ func fileExists(mb *msgBlock) bool {
 // cacheAlreadyLoaded reports whether the cache holds every sequence of the
 // block. mb.mu held.
 func (mb *msgBlock) cacheAlreadyLoaded() bool {
+	mb.promoteCache()
 	if mb.cache == nil || mb.cache.firstSeq == 0 || len(mb.cache.buf) == 0 {
 		return false
 	}
@@ -258,7 +266,23 @@ func (mb *msgBlock) indexCacheBuf(buf []byte) error {
 		return errCorruptState
 	}
 
-	mb.cache = &cache{buf: buf, offsets: idx, firstSeq: mbFirstSeq, writePos: int(lbuf)}
+	// A cache the block still has, even only elastically, is reloaded in
+	// place (as upstream), so whoever holds it sees the new contents. Its
+	// old buffer (from the pools, like buf) goes back now rather than when
+	// the collector gets to it.
+	mb.promoteCache()
+	c := mb.cache
+	if c == nil {
+		c = &cache{}
+	} else {
+		c.stopRecycle()
+		if !c.noRecycle && !sameBuffer(c.buf, buf) {
+			recycleMsgBlockBuf(c.buf)
+		}
+	}
+	c.buf, c.offsets, c.firstSeq, c.writePos = buf, idx, mbFirstSeq, int(lbuf)
+	c.registerRecycle()
+	mb.setCache(c)
 	mb.physFirst, mb.physKnown = physFirst, true
 	mb.ttls = ttls
 	mb.schedules = schedules
@@ -329,6 +353,7 @@ func (mb *msgBlock) cacheLookupEx(seq uint64, sm *StoreMsg, doCopy bool) (*Store
 		mb.lastLoad = accessTime()
 		return nil, errDeletedMsg
 	}
+	mb.promoteCache()
 	if mb.cache == nil || mb.cache.firstSeq == 0 || len(mb.cache.offsets) == 0 || len(mb.cache.buf) == 0 {
 		return nil, errNoCache
 	}
@@ -447,6 +472,7 @@ func (mb *msgBlock) msgFromBufEx(buf []byte, sm *StoreMsg, hh *highwayhash.Diges
 func (mb *msgBlock) fetchMsg(seq uint64, sm *StoreMsg) (*StoreMsg, bool, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	return mb.fetchMsgEx(seq, sm, true)
 }
 
@@ -521,7 +547,20 @@ func (mb *msgBlock) clearCache() {
 			mb.resetCacheExpireTimer(mb.subjExpire - tsla)
 		}
 	}
-	mb.cache = nil
+	c := mb.cache
+	if c == nil {
+		c = mb.elasticCache.Value()
+	}
+	mb.setCache(nil)
+	if c == nil {
+		return
+	}
+	// Stop the cleanup first, so the buffer goes back exactly once.
+	c.stopRecycle()
+	if !c.noRecycle {
+		recycleMsgBlockBuf(c.buf)
+	}
+	c.buf = nil
 }
 
 // tryExpireCache is the expiry timer's callback.
@@ -551,14 +590,17 @@ func (mb *msgBlock) tryForceExpireCacheLocked() {
 // last one, unless it is being read. When it was dropped, its buffer is
 // returned for the next block's write cache. mb.mu held.
 func (mb *msgBlock) tryExpireWriteCache() []byte {
-	if mb.cache == nil {
+	c := mb.cache
+	if c == nil {
 		return nil
 	}
-	buf, lwts, llts := mb.cache.buf, mb.lastWrite, mb.lastLoad
-	mb.lastWrite = 0
+	// Expiring must not recycle the buffer that is about to be reused.
+	buf, lwts, llts, noRecycle := c.buf, mb.lastWrite, mb.lastLoad, c.noRecycle
+	mb.lastWrite, c.noRecycle = 0, true
 	mb.tryExpireCacheLocked()
 	mb.lastWrite = lwts
 	if mb.cache != nil {
+		c.noRecycle = noRecycle
 		return nil
 	}
 	// Never read and now dropped: its writes no longer count as recent
@@ -574,6 +616,9 @@ func (mb *msgBlock) tryExpireWriteCache() []byte {
 // no reads or writes for cacheExpire; otherwise it re-arms the timer.
 // mb.mu held.
 func (mb *msgBlock) tryExpireCacheLocked() {
+	// A cache only elastically held is expired like a strong one; if it
+	// stays, it goes back to being only elastically held.
+	promoted := mb.promoteCache()
 	if mb.cache == nil && mb.subjects == nil {
 		if mb.cacheTimer != nil {
 			mb.cacheTimer.Stop()
@@ -583,6 +628,9 @@ func (mb *msgBlock) tryExpireCacheLocked() {
 	}
 	if mb.cache != nil && len(mb.cache.buf)-mb.cache.writePos > 0 {
 		mb.resetCacheExpireTimer(mb.cacheExpire)
+		if promoted {
+			mb.finishedWithCache()
+		}
 		return
 	}
 	bufts := max(mb.lastLoad, mb.lastWrite)
@@ -597,6 +645,9 @@ func (mb *msgBlock) tryExpireCacheLocked() {
 			td = ats.TickInterval
 		}
 		mb.resetCacheExpireTimer(td)
+		if promoted {
+			mb.finishedWithCache()
+		}
 		return
 	}
 	mb.clearCache()
@@ -621,8 +672,13 @@ func (fs *fileStore) cacheSize() uint64 {
 	fs.mu.RLock()
 	for _, mb := range fs.blocks {
 		mb.mu.RLock()
-		if mb.cache != nil {
-			sz += uint64(len(mb.cache.buf))
+		// A cache left elastically held still takes memory until collected.
+		c := mb.cache
+		if c == nil {
+			c = mb.elasticCache.Value()
+		}
+		if c != nil {
+			sz += uint64(len(c.buf))
 		}
 		mb.mu.RUnlock()
 	}

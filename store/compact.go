@@ -100,9 +100,11 @@ func (fs *fileStore) compactLocked(seq uint64) (purged, nbytes uint64, err error
 		fs.state.FirstSeq = seq
 		fs.state.FirstTime = timeFromNanos(smb.first.ts)
 	} else if err = fs.compactBlockHead(smb, seq, &smv, &tombs, &purged, &nbytes, &deleted); err != nil {
+		smb.finishedWithCache()
 		smb.mu.Unlock()
 		return purged, nbytes, err
 	}
+	smb.finishedWithCache()
 	smb.mu.Unlock()
 
 	if len(tombs) > 0 {
@@ -272,6 +274,10 @@ func (mb *msgBlock) compact() error {
 // tombstones still needed: those for earlier blocks at or above floor that
 // the store still counts as deleted (fsDmap, when given). mb.mu held.
 func (mb *msgBlock) compactWithFloor(floor uint64, fsDmap *interiorDeletes) error {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	wasLoaded := mb.cache != nil && mb.cacheAlreadyLoaded()
 	if !wasLoaded {
 		if err := mb.loadMsgsWithLock(); err != nil {
@@ -452,6 +458,10 @@ func (mb *msgBlock) tombs() []msgId {
 
 // tombsLocked returns the block's tombstones. mb.mu held.
 func (mb *msgBlock) tombsLocked() []msgId {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
 			return nil
@@ -520,6 +530,10 @@ func (fs *fileStore) tombstoneFloor(held *msgBlock) uint64 {
 // record (tombstoneFloor) and lie below the block's first message. Both
 // locks held.
 func (mb *msgBlock) numPriorTombsLocked() int {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
 			return 0

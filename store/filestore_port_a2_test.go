@@ -1041,7 +1041,8 @@ func TestFileStoreFSSExpire(t *testing.T) {
 
 	mb := msgBlockAt(fs, 0)
 	mb.mu.RLock()
-	cache, subjects := mb.cache, mb.subjects
+	// Reads let go of the cache, which stays elastically held (as upstream).
+	cache, subjects := mb.elasticCache.Value(), mb.subjects
 	mb.mu.RUnlock()
 	require_True(t, subjects != nil)
 	require_True(t, cache != nil)

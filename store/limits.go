@@ -235,6 +235,7 @@ func (fs *fileStore) purgeMsgBlock(mb *msgBlock) error {
 func (fs *fileStore) dropMsgBlock(mb *msgBlock) (msgs, nbytes uint64, err error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	if err := mb.ensurePerSubjectInfoLoaded(); err != nil {
 		return 0, 0, err
 	}
@@ -334,6 +335,7 @@ func (fs *fileStore) expireMsgsOnRecover() error {
 		mb.mu.Lock()
 		if minAge < mb.first.ts {
 			nts = mb.first.ts
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			break
 		}
@@ -341,6 +343,7 @@ func (fs *fileStore) expireMsgsOnRecover() error {
 			purged += mb.msgs
 			nbytes += mb.bytes
 			err := deleteEmptyBlock(mb)
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			if err != nil {
 				return err
@@ -350,6 +353,7 @@ func (fs *fileStore) expireMsgsOnRecover() error {
 
 		// The first partly expired block: walk its messages.
 		if err := mb.loadMsgsWithLock(); err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return err
 		}
@@ -387,6 +391,7 @@ func (fs *fileStore) expireMsgsOnRecover() error {
 			}
 			subj := sm.subj
 			if _, err = mb.removeSeqPerSubject(subj, seq); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				return err
 			}
@@ -399,6 +404,7 @@ func (fs *fileStore) expireMsgsOnRecover() error {
 		if mb.msgs == 0 {
 			err = deleteEmptyBlock(mb)
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if err != nil {
 			return err

@@ -381,6 +381,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 
 		t, f, l, err := mb.filteredPendingLocked(subject, wc, atomic.LoadUint64(&mb.first.seq))
 		if err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			fs.mu.Unlock()
 			return purged, err
@@ -389,6 +390,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 			if shouldExpire {
 				mb.tryForceExpireCacheLocked()
 			}
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			continue
 		}
@@ -397,6 +399,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 		}
 		if mb.cacheNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				fs.mu.Unlock()
 				return 0, err
@@ -422,6 +425,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 			}
 			nr, err := mb.removeSeqPerSubject(sm.subj, seq)
 			if err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				fs.mu.Unlock()
 				return purged, err
@@ -439,6 +443,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 					// The block goes, and its tombstones are not needed.
 					tombs = tombs[:te]
 					if err = fs.removeMsgBlock(mb); err != nil {
+						mb.finishedWithCache()
 						mb.mu.Unlock()
 						fs.mu.Unlock()
 						return 0, err
@@ -463,6 +468,7 @@ func (fs *fileStore) PurgeEx(subject string, sequence, keep uint64) (purged uint
 		if shouldExpire && time.Since(fs.lastPurgeEx) > time.Second {
 			mb.tryForceExpireCacheLocked()
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 
 		if maxp > 0 && purged >= maxp {

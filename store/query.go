@@ -58,6 +58,10 @@ func (mb *msgBlock) filteredPending(subj string, wc bool, seq uint64) (total, fi
 // answers unless a subject straddles sseq; then the block is scanned.
 // mb.mu held.
 func (mb *msgBlock) filteredPendingLocked(filter string, wc bool, sseq uint64) (total, first, last uint64, err error) {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	isAll := filter == _EMPTY_ || filter == fwcs
 	if isAll {
 		if fseq := atomic.LoadUint64(&mb.first.seq); sseq <= fseq {
@@ -366,6 +370,7 @@ func (fs *fileStore) SubjectsState(subject string) map[string]SimpleState {
 		var shouldExpire bool
 		if mb.fssNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				return nil
 			}
@@ -395,6 +400,7 @@ func (fs *fileStore) SubjectsState(subject string) map[string]SimpleState {
 		if shouldExpire {
 			mb.tryForceExpireCacheLocked()
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if ierr != nil {
 			return nil
@@ -450,6 +456,7 @@ func (fs *fileStore) allLastSeqsLocked() ([]uint64, error) {
 		var shouldExpire bool
 		if mb.fssNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				return nil, err
 			}
@@ -474,6 +481,7 @@ func (fs *fileStore) allLastSeqsLocked() ([]uint64, error) {
 		if shouldExpire {
 			mb.tryForceExpireCacheLocked()
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if ierr != nil {
 			return nil, ierr
@@ -560,6 +568,7 @@ func (fs *fileStore) MultiLastSeqs(filters []string, maxSeq uint64, maxAllowed i
 		mb.mu.Lock()
 		var ierr error
 		if ierr = mb.ensurePerSubjectInfoLoaded(); ierr != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return nil, ierr
 		}
@@ -600,6 +609,7 @@ func (fs *fileStore) MultiLastSeqs(filters []string, maxSeq uint64, maxAllowed i
 				return true
 			})
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if ierr != nil {
 			return nil, ierr
@@ -745,6 +755,7 @@ func (fs *fileStore) numPendingLocked(sseq uint64, pf pendingFilter, lastPerSubj
 		})
 		mb.mu.Lock()
 		defer mb.mu.Unlock()
+		defer mb.finishedWithCache()
 		if sseq > atomic.LoadUint64(&mb.first.seq) {
 			var shouldExpire bool
 			if mb.cacheNotLoaded() {
@@ -829,6 +840,7 @@ func (fs *fileStore) numPendingLocked(sseq uint64, pf pendingFilter, lastPerSubj
 func (fs *fileStore) blockPendingFrom(mb *msgBlock, sseq uint64, pf pendingFilter) (uint64, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	if pf.isAll && sseq <= atomic.LoadUint64(&mb.first.seq) {
 		return mb.msgs, nil
 	}
@@ -890,6 +902,7 @@ func (fs *fileStore) blockPendingFrom(mb *msgBlock, sseq uint64, pf pendingFilte
 func (fs *fileStore) blockPendingBefore(mb *msgBlock, sseq uint64, pf pendingFilter) (uint64, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	var adjust uint64
 	var shouldExpire bool
 	if sseq > atomic.LoadUint64(&mb.last.seq) {

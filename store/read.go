@@ -71,6 +71,7 @@ func (fs *fileStore) SubjectForSeq(seq uint64) (string, error) {
 		if sm != nil {
 			subj = copyString(sm.subj)
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if sm != nil {
 			return subj, nil
@@ -91,6 +92,7 @@ func (fs *fileStore) sizeForSeq(seq uint64) int {
 	var smv StoreMsg
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	if sm, _, _ := mb.fetchMsgNoCopyLocked(seq, &smv); sm != nil {
 		return int(fileStoreMsgSize(sm.subj, sm.hdr, sm.msg))
 	}
@@ -119,6 +121,7 @@ func (fs *fileStore) GetSeqFromTime(t time.Time) uint64 {
 	seq := lseq + 1
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 	// Binary search; deleted sequences are skipped over with an offset.
 loop:
 	for fseq <= lseq {
@@ -216,6 +219,7 @@ func (fs *fileStore) loadLastLocked(subj string, sm *StoreMsg) (lsm *StoreMsg, e
 		}
 		mb.mu.Lock()
 		if err = mb.ensurePerSubjectInfoLoaded(); err != nil {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			return nil, err
 		}
@@ -225,6 +229,7 @@ func (fs *fileStore) loadLastLocked(subj string, sm *StoreMsg) (lsm *StoreMsg, e
 			if ss, ok := mb.subjects.Find(stringToBytes(subj)); ok && ss != nil {
 				if ss.lastNeedsUpdate {
 					if err = mb.recalculateForSubj(subj, ss); err != nil {
+						mb.finishedWithCache()
 						mb.mu.Unlock()
 						return nil, err
 					}
@@ -234,6 +239,7 @@ func (fs *fileStore) loadLastLocked(subj string, sm *StoreMsg) (lsm *StoreMsg, e
 		}
 		if l == 0 {
 			if _, _, l, err = mb.filteredPendingLocked(subj, wc, atomic.LoadUint64(&mb.first.seq)); err != nil {
+				mb.finishedWithCache()
 				mb.mu.Unlock()
 				return nil, err
 			}
@@ -241,12 +247,14 @@ func (fs *fileStore) loadLastLocked(subj string, sm *StoreMsg) (lsm *StoreMsg, e
 		if l > 0 {
 			if mb.cacheNotLoaded() {
 				if err := mb.loadMsgsWithLock(); err != nil {
+					mb.finishedWithCache()
 					mb.mu.Unlock()
 					return nil, err
 				}
 			}
 			lsm, err = mb.cacheLookup(l, sm)
 		}
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 		if l > 0 || i == 0 {
 			break
@@ -395,6 +403,7 @@ func subjectMatcher(filter string) func(subj string) bool {
 func (mb *msgBlock) firstMatching(filter string, wc bool, start uint64, sm *StoreMsg) (*StoreMsg, bool, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 
 	fseq, isAll := start, filter == _EMPTY_ || filter == fwcs
 	var didLoad bool
@@ -525,6 +534,7 @@ func copyStoreMsgInto(sm, src *StoreMsg) *StoreMsg {
 func (mb *msgBlock) firstMatchingMulti(sl *gsl.SimpleSublist, start uint64, sm *StoreMsg) (*StoreMsg, bool, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 
 	var didLoad bool
 	if mb.fssNotLoaded() {
@@ -698,6 +708,7 @@ func (fs *fileStore) LoadPrevMsgMulti(sl *gsl.SimpleSublist, start uint64, smp *
 func (mb *msgBlock) prevMatching(filter string, wc bool, start uint64, sm *StoreMsg) (*StoreMsg, bool, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 
 	end, isAll := start, filter == _EMPTY_ || filter == fwcs
 	var didLoad bool
@@ -811,6 +822,7 @@ func (mb *msgBlock) prevMatching(filter string, wc bool, start uint64, sm *Store
 func (mb *msgBlock) prevMatchingMulti(sl *gsl.SimpleSublist, start uint64, sm *StoreMsg) (*StoreMsg, bool, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	defer mb.finishedWithCache()
 
 	var didLoad bool
 	if mb.cacheNotLoaded() {

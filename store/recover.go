@@ -125,6 +125,8 @@ func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
 	mb.clearCacheAndOffset()
 
 	buf, err := mb.loadBlockPlain()
+	// The records are only counted, never kept.
+	defer recycleMsgBlockBuf(buf)
 	if err != nil || len(buf) == 0 {
 		if err != nil && err != errNoBlkData {
 			return nil, nil, err

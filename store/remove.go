@@ -67,6 +67,14 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		mb.mu.Unlock()
 		return false, nil
 	}
+	// Only a cache this removal takes up is let go again; the write cache
+	// of the last block stays.
+	needsCleanup := mb.cache == nil
+	finishedWithCache := func() {
+		if needsCleanup {
+			mb.finishedWithCache()
+		}
+	}
 	defer func() {
 		if rerr != nil {
 			fs.setWriteErr(rerr)
@@ -79,6 +87,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -86,6 +95,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var smv StoreMsg
 	sm, err := mb.cacheLookupNoCopy(seq, &smv)
 	if err != nil {
+		finishedWithCache()
 		mb.mu.Unlock()
 		// Already gone is not an error.
 		if err == ErrStoreMsgNotFound || err == errDeletedMsg {
@@ -102,6 +112,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	// A user removal leaves a tombstone in the last block, unless the block
 	// empties (removeMsgBlock then writes one if needed).
 	if !viaLimits && !isEmpty {
+		finishedWithCache()
 		mb.mu.Unlock()
 		lmb, err := fs.checkLastBlock(emptyRecordLen)
 		if err == nil {
@@ -109,6 +120,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		}
 		mb.mu.Lock()
 		if err != nil {
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -121,6 +133,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 		// The cache may have expired while mb.mu was released above.
 		if mb.cacheNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				finishedWithCache()
 				mb.mu.Unlock()
 				return false, err
 			}
@@ -130,6 +143,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 			err = mb.eraseMsg(seq, int(ri), int(msz), isLastBlock)
 		}
 		if err != nil {
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
@@ -155,6 +169,7 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	fs.dirty++
 
 	if _, err = mb.removeSeqPerSubject(subj, seq); err != nil {
+		finishedWithCache()
 		mb.mu.Unlock()
 		return false, err
 	}
@@ -186,11 +201,13 @@ func (fs *fileStore) removeMsgFromBlock(mb *msgBlock, seq uint64, secure, viaLim
 	var firstSeqNeedsUpdate bool
 	if isEmpty {
 		if err = fs.removeMsgBlock(mb); err != nil {
+			finishedWithCache()
 			mb.mu.Unlock()
 			return false, err
 		}
 		firstSeqNeedsUpdate = seq == fs.state.FirstSeq
 	}
+	finishedWithCache()
 	mb.mu.Unlock()
 
 	if firstSeqNeedsUpdate {
@@ -284,6 +301,10 @@ func (mb *msgBlock) eraseMsg(seq uint64, ri, rl int, isLastBlock bool) error {
 
 // selectNextFirst moves the block's first past deleted sequences. mb.mu held.
 func (mb *msgBlock) selectNextFirst() {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	var seq uint64
 	fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
 	for seq = fseq + 1; seq <= lseq; seq++ {

@@ -44,6 +44,7 @@ func (fs *fileStore) recoverMsgSchedulingState() error {
 		// Blocks without schedule messages, or wholly before schedSeq, are
 		// skipped.
 		if mb.schedules == 0 || lseq < schedSeq {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			continue
 		}
@@ -58,6 +59,7 @@ func (fs *fileStore) recoverMsgSchedulingState() error {
 			}
 		}
 		mb.tryForceExpireCacheLocked()
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 	}
 	return nil

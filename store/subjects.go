@@ -78,6 +78,10 @@ func (mb *msgBlock) removeSeqPerSubject(subj string, seq uint64) (uint64, error)
 // recalculateForSubj fixes a stale first and/or last sequence of subj in the
 // block by scanning the cache. mb.mu held.
 func (mb *msgBlock) recalculateForSubj(subj string, ss *SimpleState) error {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	if mb.cacheNotLoaded() {
 		if err := mb.loadMsgsWithLock(); err != nil {
 			return err
@@ -192,6 +196,10 @@ func (mb *msgBlock) resetPerSubjectInfo() error {
 // generatePerSubjectInfo builds the block's subject state from its records.
 // mb.mu held.
 func (mb *msgBlock) generatePerSubjectInfo() error {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	// An empty block (kept as the last one for its sequence) has none.
 	if mb.msgs == 0 {
 		return nil
@@ -310,9 +318,14 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 			mb.mu.Unlock()
 			continue
 		}
+		// Only a cache this lookup takes up is let go again.
+		needsCleanup := mb.cache == nil
 		var shouldExpire bool
 		if mb.fssNotLoaded() {
 			if err := mb.loadMsgsWithLock(); err != nil {
+				if needsCleanup {
+					mb.finishedWithCache()
+				}
 				mb.mu.Unlock()
 				return 0, err
 			}
@@ -325,6 +338,9 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 				err = mb.recalculateForSubj(subj, ss)
 			}
 			first := ss.First
+			if needsCleanup {
+				mb.finishedWithCache()
+			}
 			mb.mu.Unlock()
 			if i != start {
 				if info, ok := fs.perSubject.Find(bsubj); ok {
@@ -338,6 +354,9 @@ func (fs *fileStore) firstSeqForSubj(subj string) (uint64, error) {
 		}
 		if shouldExpire {
 			mb.tryForceExpireCacheLocked()
+		}
+		if needsCleanup {
+			mb.finishedWithCache()
 		}
 		mb.mu.Unlock()
 	}

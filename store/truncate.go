@@ -43,6 +43,7 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 			hasLsm = true
 			lastTime = lsm.ts
 		}
+		smb.finishedWithCache()
 		smb.mu.Unlock()
 		if err != nil && err != ErrStoreMsgNotFound && err != errDeletedMsg {
 			fs.mu.Unlock()
@@ -129,6 +130,7 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 			if err == nil {
 				err = fs.forceRemoveMsgBlock(smb)
 			}
+			smb.finishedWithCache()
 			smb.mu.Unlock()
 			if err != nil {
 				fs.mu.Unlock()
@@ -137,12 +139,14 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 			hasWrittenTombstones = len(tmb.tombs()) > 0
 		} else {
 			if err := smb.enableForWriting(); err != nil {
+				smb.finishedWithCache()
 				smb.mu.Unlock()
 				fs.mu.Unlock()
 				return err
 			}
 			nmsgs, nb, err := smb.truncate(seq, lastTime)
 			if err != nil {
+				smb.finishedWithCache()
 				smb.mu.Unlock()
 				fs.mu.Unlock()
 				return fmt.Errorf("store: truncating block %d: %w", smb.index, err)
@@ -160,6 +164,7 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 					fs.warn("Compressing block %d after truncate failed: %v", smb.index, err)
 				}
 			}
+			smb.finishedWithCache()
 			smb.mu.Unlock()
 		}
 	}
@@ -213,6 +218,10 @@ func (fs *fileStore) Truncate(seq uint64) (rerr error) {
 // The block's last becomes the last sequence it still has a record for.
 // It returns the messages and bytes removed. mb.mu held.
 func (mb *msgBlock) truncate(tseq uint64, ts int64) (nmsgs, nbytes uint64, err error) {
+	// Only a cache this call took up is let go; a caller's stays.
+	if mb.cache == nil {
+		defer mb.finishedWithCache()
+	}
 	// The file is cut at cache offsets: it must hold everything first.
 	if err := mb.flushBeforeFileAccess(); err != nil {
 		return 0, 0, err

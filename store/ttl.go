@@ -145,6 +145,7 @@ func (fs *fileStore) recoverTTLState() error {
 		fseq, lseq := atomic.LoadUint64(&mb.first.seq), atomic.LoadUint64(&mb.last.seq)
 		// Blocks without TTL messages, or wholly before ttlseq, are skipped.
 		if mb.ttls == 0 || lseq < ttlseq {
+			mb.finishedWithCache()
 			mb.mu.Unlock()
 			continue
 		}
@@ -159,6 +160,7 @@ func (fs *fileStore) recoverTTLState() error {
 			}
 		}
 		mb.tryForceExpireCacheLocked()
+		mb.finishedWithCache()
 		mb.mu.Unlock()
 	}
 	return nil

@@ -406,6 +406,21 @@ func (mb *msgBlock) writeMsgRecordLocked(rl, seq uint64, subj string, mhdr, msg 
 	if err := mb.setupWriteCache(); err != nil {
 		return err
 	}
+	// Unflushed writes must survive the collector: the elastic pointer
+	// stays strong until the cache is dropped or a flush weakens it.
+	mb.elasticCache.Strengthen()
+	// Grow into a buffer of the next pool tier, rather than letting append
+	// pick a size the pools cannot take back.
+	if nsz := len(mb.cache.buf) + int(rl); cap(mb.cache.buf) < nsz {
+		prev := mb.cache.buf
+		mb.cache.stopRecycle()
+		nbuf := getMsgBlockBuf(nsz)
+		mb.cache.buf = nbuf[:copy(nbuf[:len(prev)], prev)]
+		if !mb.cache.noRecycle {
+			recycleMsgBlockBuf(prev)
+		}
+		mb.cache.registerRecycle()
+	}
 
 	index := len(mb.cache.buf)
 	mb.cache.buf = appendRecord(mb.cache.buf, mb.hasher, rl, seq, subj, mhdr, msg, ts)
@@ -536,6 +551,16 @@ func (mb *msgBlock) flushPendingMsgs() error {
 // kernel may have dropped the data, so the store stops writing until it is
 // reopened and its blocks re-verified. mb.mu held.
 func (mb *msgBlock) flushPendingMsgsLocked() (*LostStreamData, error) {
+	// A cache only elastically held has nothing pending (pending writes
+	// keep mb.cache set), so a flush that finds one lets it go again, and
+	// weakly: its writes are all on disk.
+	if mb.promoteCache() {
+		defer func() {
+			if mb.finishedWithCache(); mb.cache == nil {
+				mb.elasticCache.Weaken()
+			}
+		}()
+	}
 	if mb.cache == nil || mb.file == nil || mb.writeErr != nil {
 		return nil, mb.writeErr
 	}
