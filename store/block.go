@@ -65,6 +65,7 @@ type msgBlock struct {
 	loading      bool
 	noTrack      bool // no per-subject state for this store
 	needSync     bool
+	writebackPos int64 // file offset up to which writeback was started early
 	syncAlways   bool
 	noCompact    bool // the last compaction gained nothing
 	closed       bool

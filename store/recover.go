@@ -122,6 +122,14 @@ func (mb *msgBlock) rebuildState() (*LostStreamData, []uint64, error) {
 // rebuildStateLocked rebuilds the block's state from its file. A missing or
 // empty file loses everything the block claimed. mb.mu held.
 func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
+	ld, tombs, _, err := mb.rebuildStateReadLocked()
+	return ld, tombs, err
+}
+
+// rebuildStateReadLocked is rebuildStateLocked also returning the plain
+// records it read, for a caller that can use them without reading the
+// file again. mb.mu held.
+func (mb *msgBlock) rebuildStateReadLocked() (*LostStreamData, []uint64, []byte, error) {
 	mb.clearCacheAndOffset()
 
 	buf, err := mb.loadBlockPlain()
@@ -129,7 +137,7 @@ func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
 	defer recycleMsgBlockBuf(buf)
 	if err != nil || len(buf) == 0 {
 		if err != nil && err != errNoBlkData {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var ld *LostStreamData
 		if mb.msgs > 0 {
@@ -144,10 +152,29 @@ func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
 			mb.deleted.Empty()
 			atomic.StoreUint64(&mb.first.seq, atomic.LoadUint64(&mb.last.seq)+1)
 		}
-		return ld, nil, nil
+		return ld, nil, nil, nil
 	}
 	// A compressed block cannot be cut at an offset of its plain records.
-	return mb.rebuildStateFromBufLocked(buf, mb.cmp == NoCompression)
+	ld, tombs, err := mb.rebuildStateFromBufLocked(buf, mb.cmp == NoCompression)
+	return ld, tombs, buf, err
+}
+
+// cacheRebuiltBuf makes the plain records a clean rebuild just read the
+// block's cache, exactly as loading the block would (indexCacheBuf builds
+// the subject state and TTL and schedule counts too), so recovery reads
+// each block file once instead of twice. When indexing fails nothing is
+// kept and the ordinary load path takes over. mb.mu held.
+func (mb *msgBlock) cacheRebuiltBuf(buf []byte) {
+	if len(buf) == 0 || mb.cache != nil || mb.loading {
+		return
+	}
+	mb.lastLoad = accessTime()
+	if err := mb.indexCacheBuf(buf); err != nil {
+		mb.cache, mb.subjects = nil, nil
+		return
+	}
+	mb.cacheLoads++
+	mb.startCacheExpireTimer()
 }
 
 // rebuildStateFromBufLocked recounts the block from its records in buf.
@@ -743,7 +770,12 @@ func (fs *fileStore) recoverMsgBlock(index uint32) (*msgBlock, error) {
 		return mb, nil
 	}
 
-	ld, tombs, err := mb.rebuildState()
+	mb.mu.Lock()
+	ld, tombs, buf, err := mb.rebuildStateReadLocked()
+	if err == nil && ld == nil && mb.msgs > 0 && !mb.noTrack && fs.perSubject != nil {
+		mb.cacheRebuiltBuf(buf)
+	}
+	mb.mu.Unlock()
 	if errors.Is(err, errBadKeySize) || errors.Is(err, errKeyInvalid) {
 		return mb, err
 	}

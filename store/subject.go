@@ -58,6 +58,11 @@ func isValidSubject(subject string, checkRunes bool) bool {
 	if subject == _EMPTY_ {
 		return false
 	}
+	// One pass decides an ASCII subject (recovery checks every record's);
+	// anything else takes the token walk below.
+	if valid, decided := isValidASCIISubject(subject, checkRunes); decided {
+		return valid
+	}
 	if checkRunes {
 		if bytes.IndexByte(stringToBytes(subject), 0) >= 0 {
 			return false
@@ -89,6 +94,38 @@ func isValidSubject(subject string, checkRunes bool) bool {
 		}
 	}
 	return true
+}
+
+// isValidASCIISubject applies isValidSubject's rules to a non-empty subject
+// in one pass over its bytes. decided is false when the subject has a
+// non-ASCII byte, which needs the rune checks.
+func isValidASCIISubject(subject string, checkRunes bool) (valid, decided bool) {
+	tokenStart := 0
+	sawFullWildcard := false
+	for i := 0; i < len(subject); i++ {
+		switch c := subject[i]; c {
+		case btsep:
+			if i == tokenStart || sawFullWildcard {
+				return false, true
+			}
+			tokenStart = i + 1
+		case ' ', '\t', '\n', '\r', '\f':
+			return false, true
+		case 0:
+			if checkRunes {
+				return false, true
+			}
+		case fwc:
+			if i == tokenStart && (i+1 == len(subject) || subject[i+1] == btsep) {
+				sawFullWildcard = true
+			}
+		default:
+			if c >= utf8.RuneSelf {
+				return false, false
+			}
+		}
+	}
+	return tokenStart < len(subject), true
 }
 
 // IsValidLiteralSubject reports whether subject has no empty tokens and no

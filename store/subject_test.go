@@ -112,6 +112,62 @@ func TestIsValidSubjectWhitespaceAndRunes(t *testing.T) {
 	}
 }
 
+// referenceValidSubject restates isValidSubject's token rules for ASCII
+// subjects: tokens non-empty, none of the five whitespace bytes, NUL only
+// when runes are not checked, and ">" only as the last token.
+func referenceValidSubject(subject string, checkRunes bool) bool {
+	if subject == "" || strings.ContainsAny(subject, " \t\n\r\f") || (checkRunes && strings.IndexByte(subject, 0) >= 0) {
+		return false
+	}
+	toks := strings.Split(subject, ".")
+	for i, tok := range toks {
+		if tok == "" || (tok == ">" && i != len(toks)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIsValidASCIISubjectDecidesLikeTokenRules pins the one-pass ASCII
+// check used by recovery: it must decide every ASCII subject, agree with the
+// token rules on all short strings over an alphabet of the bytes that
+// matter, and leave non-ASCII subjects to the rune-checking walk.
+func TestIsValidASCIISubjectDecidesLikeTokenRules(t *testing.T) {
+	alphabet := []byte{'a', '.', '>', '*', ' ', '\t', 0, 'b'}
+	var walk func(prefix []byte)
+	checked := 0
+	walk = func(prefix []byte) {
+		if len(prefix) > 0 {
+			subject := string(prefix)
+			for _, checkRunes := range []bool{false, true} {
+				valid, decided := isValidASCIISubject(subject, checkRunes)
+				if !decided {
+					t.Fatalf("%q (checkRunes %v): not decided", subject, checkRunes)
+				}
+				if want := referenceValidSubject(subject, checkRunes); valid != want || isValidSubject(subject, checkRunes) != want {
+					t.Fatalf("%q (checkRunes %v): got %v, want %v", subject, checkRunes, valid, want)
+				}
+				checked++
+			}
+		}
+		if len(prefix) == 5 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(prefix, c))
+		}
+	}
+	walk(nil)
+	if checked == 0 {
+		t.Fatal("no subjects checked")
+	}
+	for _, subject := range []string{"foo.bär", "foo.\xff", "\xc3"} {
+		if _, decided := isValidASCIISubject(subject, true); decided {
+			t.Errorf("%q: decided without the rune checks", subject)
+		}
+	}
+}
+
 func TestIsValidPublishSubject(t *testing.T) {
 	for _, tc := range []struct {
 		subject string

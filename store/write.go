@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/porttracker/porttracker/store/vfs"
 )
 
 // rolledBackError is a failed block write that was undone: the block was
@@ -595,9 +597,29 @@ func (mb *msgBlock) flushPendingMsgsLocked() (*LostStreamData, error) {
 		}
 	} else {
 		mb.needSync = true
+		mb.startWriteback(wp)
 	}
 	mb.resetCacheExpireTimer(0)
 	return nil, nil
+}
+
+// writebackChunk is how much a block's file takes before writeback of it is
+// started early.
+const writebackChunk = 1 << 20
+
+// startWriteback starts writing the block's file out up to wp, a chunk at a
+// time, without waiting. A finished block is synced before the next one is
+// written (newMsgBlockForWrite, for a clean prefix after a crash); started
+// early, that sync finds little left to write instead of stalling the
+// writer for the whole block. mb.mu held.
+func (mb *msgBlock) startWriteback(wp int64) {
+	if wp < mb.writebackPos {
+		// Truncated or rewritten below what was started.
+		mb.writebackPos = 0
+	}
+	if n := wp - mb.writebackPos; n >= writebackChunk && vfs.StartWriteback(mb.file, mb.writebackPos, n) {
+		mb.writebackPos = wp
+	}
 }
 
 // rollbackFailedWrite undoes a failed append: it cuts the file back to
