@@ -122,20 +122,22 @@ func (mb *msgBlock) rebuildState() (*LostStreamData, []uint64, error) {
 // rebuildStateLocked rebuilds the block's state from its file. A missing or
 // empty file loses everything the block claimed. mb.mu held.
 func (mb *msgBlock) rebuildStateLocked() (*LostStreamData, []uint64, error) {
-	ld, tombs, _, err := mb.rebuildStateReadLocked()
+	ld, tombs, buf, err := mb.rebuildStateReadLocked()
+	// The records were only counted, never kept.
+	recycleMsgBlockBuf(buf)
 	return ld, tombs, err
 }
 
 // rebuildStateReadLocked is rebuildStateLocked also returning the plain
 // records it read, for a caller that can use them without reading the
-// file again. mb.mu held.
+// file again; the caller owns that buffer (it came from the block buffer
+// pools) and recycles it unless it keeps it. mb.mu held.
 func (mb *msgBlock) rebuildStateReadLocked() (*LostStreamData, []uint64, []byte, error) {
 	mb.clearCacheAndOffset()
 
 	buf, err := mb.loadBlockPlain()
-	// The records are only counted, never kept.
-	defer recycleMsgBlockBuf(buf)
 	if err != nil || len(buf) == 0 {
+		recycleMsgBlockBuf(buf)
 		if err != nil && err != errNoBlkData {
 			return nil, nil, nil, err
 		}
@@ -163,18 +165,20 @@ func (mb *msgBlock) rebuildStateReadLocked() (*LostStreamData, []uint64, []byte,
 // block's cache, exactly as loading the block would (indexCacheBuf builds
 // the subject state and TTL and schedule counts too), so recovery reads
 // each block file once instead of twice. When indexing fails nothing is
-// kept and the ordinary load path takes over. mb.mu held.
-func (mb *msgBlock) cacheRebuiltBuf(buf []byte) {
+// kept and the ordinary load path takes over. It reports whether the cache
+// took buf. mb.mu held.
+func (mb *msgBlock) cacheRebuiltBuf(buf []byte) bool {
 	if len(buf) == 0 || mb.cache != nil || mb.loading {
-		return
+		return false
 	}
 	mb.lastLoad = accessTime()
 	if err := mb.indexCacheBuf(buf); err != nil {
 		mb.cache, mb.subjects = nil, nil
-		return
+		return false
 	}
 	mb.cacheLoads++
 	mb.startCacheExpireTimer()
+	return true
 }
 
 // rebuildStateFromBufLocked recounts the block from its records in buf.
@@ -772,8 +776,8 @@ func (fs *fileStore) recoverMsgBlock(index uint32) (*msgBlock, error) {
 
 	mb.mu.Lock()
 	ld, tombs, buf, err := mb.rebuildStateReadLocked()
-	if err == nil && ld == nil && mb.msgs > 0 && !mb.noTrack && fs.perSubject != nil {
-		mb.cacheRebuiltBuf(buf)
+	if !(err == nil && ld == nil && mb.msgs > 0 && !mb.noTrack && fs.perSubject != nil && mb.cacheRebuiltBuf(buf)) {
+		recycleMsgBlockBuf(buf)
 	}
 	mb.mu.Unlock()
 	if errors.Is(err, errBadKeySize) || errors.Is(err, errKeyInvalid) {
