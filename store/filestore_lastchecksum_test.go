@@ -149,3 +149,34 @@ func TestFileStoreMsgBlockConvertCipher(t *testing.T) {
 		})
 	}
 }
+
+// ensureRawBytesLoaded takes an unknown file size from the file, keeps a
+// known one, and reports a missing file.
+func TestFileStoreMsgBlockEnsureRawBytesLoaded(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 1024}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}})
+	for range 30 {
+		_, _, err := fs.StoreMsg("foo", nil, make([]byte, 40), 0)
+		require_NoError(t, err)
+	}
+	fs.mu.RLock()
+	mb := fs.blocks[0]
+	fs.mu.RUnlock()
+	fi, err := os.Stat(mb.fileName)
+	require_NoError(t, err)
+
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.rawBytes = 0
+	require_NoError(t, mb.ensureRawBytesLoaded())
+	require_Equal(t, mb.rawBytes, uint64(fi.Size()))
+	mb.rawBytes = 7
+	require_NoError(t, mb.ensureRawBytesLoaded())
+	require_Equal(t, mb.rawBytes, 7)
+
+	mb.rawBytes = 0
+	saved := mb.fileName
+	mb.fileName = saved + ".gone"
+	require_Error(t, mb.ensureRawBytesLoaded())
+	mb.fileName = saved
+}
