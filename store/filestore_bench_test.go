@@ -150,18 +150,23 @@ func Benchmark_FileStoreLoadNextMsgAllMatches(b *testing.B) {
 	var smv StoreMsg
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var n int
-		for seq := uint64(0); ; {
-			sm, _, err := fs.LoadNextMsg("foo.7", false, seq, &smv)
-			if err != nil {
-				break
-			}
-			n++
-			seq = sm.seq + 1
-		}
+		n := countMatches(fs, "foo.7", &smv)
 		if n != benchSetupSize/100 {
 			b.Fatalf("found %d matches, want %d", n, benchSetupSize/100)
 		}
+	}
+}
+
+// countMatches walks every message on subj with LoadNextMsg.
+func countMatches(fs *fileStore, subj string, smv *StoreMsg) int {
+	var n int
+	for seq := uint64(0); ; {
+		sm, _, err := fs.LoadNextMsg(subj, false, seq, smv)
+		if err != nil {
+			return n
+		}
+		n++
+		seq = sm.seq + 1
 	}
 }
 
@@ -179,15 +184,7 @@ func Benchmark_FileStoreLoadNextMsgAllMatchesCold(b *testing.B) {
 		b.StopTimer()
 		fs = benchStore(b, FileStoreConfig{StoreDir: dir}, []string{"foo.*"})
 		b.StartTimer()
-		var n int
-		for seq := uint64(0); ; {
-			sm, _, err := fs.LoadNextMsg("foo.7", false, seq, &smv)
-			if err != nil {
-				break
-			}
-			n++
-			seq = sm.seq + 1
-		}
+		n := countMatches(fs, "foo.7", &smv)
 		b.StopTimer()
 		fs.Stop()
 		if n != benchSetupSize/100 {
