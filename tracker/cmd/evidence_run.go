@@ -19,6 +19,9 @@ import (
 type EvidenceRunOptions struct {
 	IO     *iostreams.IOStreams
 	OpenDB func() (*db.DB, error)
+	// Ctx is canceled on SIGINT/SIGTERM: the running tests are killed and
+	// nothing of the unfinished run is recorded as a verdict.
+	Ctx context.Context
 
 	Batch    int64
 	Features []int64
@@ -62,6 +65,7 @@ unless --execute.`,
   porttracker evidence run --stale --execute`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Ctx = cmd.Context()
 			modes := 0
 			if cmd.Flags().Changed("batch") {
 				modes++
@@ -135,7 +139,10 @@ func evidenceRunRun(opts *EvidenceRunOptions) error {
 		return err
 	}
 	defer d.Close()
-	ctx := context.Background()
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	eng, err := gates.NewEngine(ctx, d, gates.Options{Jobs: opts.Jobs, Force: opts.Force, Progress: progressPrinter(opts.IO)})
 	if err != nil {
 		return err

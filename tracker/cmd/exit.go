@@ -1,10 +1,13 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -36,7 +39,15 @@ func ExitCode(err error) int {
 
 // Run is main's body: os.Exit(cmd.Run()).
 func Run() int {
-	return Main(os.Args[1:], iostreams.System(), os.Getenv)
+	// SIGINT or SIGTERM cancels the commands that run gates: they kill their
+	// test processes (each in its own process group, which a signal to ours
+	// does not reach), remove their scratch files and write nothing. A second
+	// signal falls back to the default and ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+	f := NewFactory(iostreams.System(), os.Getenv, append([]string{"porttracker"}, os.Args[1:]...))
+	return ExecuteContext(ctx, f, os.Args[1:])
 }
 
 // Main runs porttracker with args and returns the exit code.
@@ -48,12 +59,18 @@ func Main(args []string, ios *iostreams.IOStreams, getenv func(string) string) i
 // Execute runs the command tree against a prepared Factory and reports the
 // error, if any, on stderr.
 func Execute(f *Factory, args []string) int {
+	return ExecuteContext(context.Background(), f, args)
+}
+
+// ExecuteContext is Execute with a context that long-running commands
+// (gate runs) give up on when it is canceled.
+func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err != nil && isCobraUsage(err) {
 		err = usageError(err)
 	}

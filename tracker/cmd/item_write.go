@@ -16,6 +16,7 @@ import (
 // ItemUpdateOptions are the inputs of `update` and `batch-update`.
 type ItemUpdateOptions struct {
 	IO         *iostreams.IOStreams
+	Ctx        context.Context // canceled on SIGINT/SIGTERM; nil means Background
 	OpenDB     func() (*db.DB, error)
 	Gatekeeper func(*db.DB) (tracker.Gatekeeper, error)
 	Hooks      workflow.Hooks
@@ -112,6 +113,7 @@ refuses the whole command and nothing is written.
   porttracker %s batch-update --ids "1,2,5-9" --set-status n_a --reason "needs a running server"`, kind, kind),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Ctx = cmd.Context()
 			if !cmd.Flags().Changed("ids") {
 				return tracker.Usagef("batch-update needs --ids LIST")
 			}
@@ -150,7 +152,11 @@ func itemUpdateRun(opts *ItemUpdateOptions) error {
 	}
 	req := workflow.StatusRequest{Kind: opts.Kind, IDs: opts.IDs, To: opts.Status, Reason: opts.Reason,
 		Override: opts.Override, Execute: opts.Execute}
-	plan, err := workflow.UpdateStatus(context.Background(), d, gk, req, opts.Hooks)
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	plan, err := workflow.UpdateStatus(ctx, d, gk, req, opts.Hooks)
 	if plan != nil {
 		if perr := printStatusPlan(opts.IO, plan, err == nil); perr != nil {
 			return perr
