@@ -58,7 +58,11 @@ table and exits 1 when any gate does not pass.
 
 --stale re-checks complete and verified items whose sources changed and demotes
 the ones that fail (verified -> complete or stub); demotions are a dry run
-unless --execute.`,
+unless --execute.
+
+Ctrl-C (or SIGTERM) stops a run cleanly: the test processes are killed, the
+gates that had finished keep their evidence, the cut-short ones record none,
+and the exit code is 1.`,
 		Example: `  porttracker evidence run --batch 13
   porttracker evidence run --features 951-954 --gates build,stub
   porttracker evidence run --tests 368 -j 4
