@@ -180,3 +180,91 @@ func TestFileStoreMsgBlockEnsureRawBytesLoaded(t *testing.T) {
 	require_Error(t, mb.ensureRawBytesLoaded())
 	mb.fileName = saved
 }
+
+// sinceLastWriteActivity counts from the later of the last write and the
+// last removal (0 once closed), and the sync pass closes the file of a
+// block idle for longer than closeFDsIdle while a busy one stays open.
+func TestFileStoreMsgBlockSinceLastWriteActivity(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 512}
+	fs := newTestFileStore(t, fcfg, StreamConfig{Name: "zzz", Subjects: []string{"foo"}})
+	for range 40 {
+		_, _, err := fs.StoreMsg("foo", nil, make([]byte, 40), 0)
+		require_NoError(t, err)
+	}
+	fs.mu.RLock()
+	idle, busy := fs.blocks[0], fs.blocks[1]
+	fs.mu.RUnlock()
+
+	now := accessTime()
+	for _, mb := range []*msgBlock{idle, busy} {
+		mb.mu.Lock()
+		if mb.file == nil {
+			f, err := mb.openBlock()
+			require_NoError(t, err)
+			mb.file = f
+		}
+		mb.mu.Unlock()
+	}
+	idle.mu.Lock()
+	idle.lastWrite, idle.lastRemove = now-int64(45*time.Second), now-int64(40*time.Second)
+	since := idle.sinceLastWriteActivity()
+	idle.mu.Unlock()
+	if since < 40*time.Second || since > 50*time.Second {
+		t.Fatalf("sinceLastWriteActivity = %v, want about 40s (the last removal)", since)
+	}
+	busy.mu.Lock()
+	busy.lastWrite, busy.lastRemove = now, 0
+	busy.mu.Unlock()
+
+	fs.syncBlocks()
+	idle.mu.RLock()
+	idleOpen := idle.file != nil
+	idle.mu.RUnlock()
+	busy.mu.RLock()
+	busyOpen := busy.file != nil
+	busy.mu.RUnlock()
+	require_False(t, idleOpen)
+	require_True(t, busyOpen)
+
+	idle.mu.Lock()
+	idle.closed = true
+	require_Equal(t, idle.sinceLastWriteActivity(), 0)
+	idle.closed = false
+	idle.mu.Unlock()
+}
+
+// dirtyClose drops a block's cache and file handle without flushing or
+// removing anything: its file stays, and reopening reads it all back.
+func TestFileStoreMsgBlockDirtyClose(t *testing.T) {
+	fcfg := FileStoreConfig{StoreDir: t.TempDir(), BlockSize: 512}
+	cfg := StreamConfig{Name: "zzz", Subjects: []string{"foo"}}
+	fs := newTestFileStore(t, fcfg, cfg)
+	for range 20 {
+		_, _, err := fs.StoreMsg("foo", nil, make([]byte, 40), 0)
+		require_NoError(t, err)
+	}
+	fs.mu.RLock()
+	mb := fs.blocks[0]
+	fs.mu.RUnlock()
+	require_NoError(t, mb.loadMsgs())
+	mb.mu.Lock()
+	if mb.file == nil {
+		f, err := mb.openBlock()
+		require_NoError(t, err)
+		mb.file = f
+	}
+	mb.mu.Unlock()
+
+	mb.dirtyClose()
+	mb.mu.RLock()
+	cached, open, name := mb.cache != nil, mb.file != nil, mb.fileName
+	mb.mu.RUnlock()
+	require_False(t, cached)
+	require_False(t, open)
+	_, err := os.Stat(name)
+	require_NoError(t, err)
+
+	sm, err := fs.LoadMsg(1, nil)
+	require_NoError(t, err)
+	require_Equal(t, len(sm.msg), 40)
+}
