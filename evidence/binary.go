@@ -21,11 +21,18 @@ func (m *Module) compileTest(ctx context.Context, pkg, out string, extra ...stri
 // runBinary runs a compiled test binary in its package directory, where go
 // test would run it (tests find their testdata relative to it).
 func (m *Module) runBinary(ctx context.Context, bin, pkg string, env []string, timeout time.Duration, args ...string) *Exec {
+	return m.runBinaryWatched(ctx, bin, pkg, env, timeout, nil, args...)
+}
+
+// runBinaryWatched is runBinary with each test of a -test.v=test2json run
+// also bounded by its own budget (see testWatch).
+func (m *Module) runBinaryWatched(ctx context.Context, bin, pkg string, env []string, timeout time.Duration, watch *testWatch, args ...string) *Exec {
 	return run(ctx, command{
 		argv:    append([]string{bin}, args...),
 		dir:     m.PkgDir(pkg),
 		env:     append(append([]string(nil), m.Env...), env...),
 		timeout: timeout,
+		watch:   watch,
 	})
 }
 

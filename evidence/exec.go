@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,6 +22,8 @@ type command struct {
 	dir     string
 	env     []string // added to the inherited environment
 	timeout time.Duration
+	// watch, when set, also bounds each test of a -test.v=test2json run.
+	watch *testWatch
 }
 
 // Exec is what running one command produced. Output is captured in full.
@@ -35,6 +38,9 @@ type Exec struct {
 	// TimedOut is set when the command ran past its timeout and was killed
 	// (with its process group, so a hung test binary cannot linger).
 	TimedOut bool
+	// HungTest names the test that ran past its own budget when a watched
+	// run was killed for it (TimedOut is set too).
+	HungTest string
 	Stdout   []byte
 	Stderr   []byte
 	// Err is set when the command could not run or was killed; a non-zero
@@ -99,7 +105,11 @@ func run(ctx context.Context, c command) *Exec {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
+	// The watchdog kills through its own context, so a test past its
+	// budget is told apart from the run's timeout and from cancellation.
+	procCtx, kill := context.WithCancel(ctx)
+	defer kill()
+	cmd := exec.CommandContext(procCtx, c.argv[0], c.argv[1:]...)
 	cmd.Dir = c.dir
 	if len(c.env) > 0 {
 		cmd.Env = append(os.Environ(), c.env...)
@@ -107,19 +117,35 @@ func run(ctx context.Context, c command) *Exec {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
+	var tw *testWatcher
+	stopWatch := make(chan struct{})
+	if c.watch != nil {
+		tw = &testWatcher{w: c.watch}
+		cmd.Stdout = io.MultiWriter(&stdout, tw)
+		go watchTests(tw, stopWatch, kill)
+	}
 	setProcessGroup(cmd)
 	// A grandchild holding the pipes open must not keep us waiting forever.
 	cmd.WaitDelay = 5 * time.Second
 
 	res.Start = time.Now()
 	err := cmd.Run()
+	close(stopWatch)
 	res.Duration = time.Since(res.Start)
 	res.Stdout = stdout.Bytes()
 	res.Stderr = stderr.Bytes()
 	if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
-	if ctx.Err() != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Exited()) {
+	exited := cmd.ProcessState != nil && cmd.ProcessState.Exited()
+	if tw != nil && ctx.Err() == nil && !exited {
+		if name, late := tw.overdue(time.Now()); late {
+			res.TimedOut, res.HungTest = true, name
+			res.Err = fmt.Errorf("evidence: %s: killed: %s ran past its budget of %s", c.argv[0], name, c.watch.Budget[name])
+			return res
+		}
+	}
+	if ctx.Err() != nil && !exited {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			res.TimedOut = true
 			res.Err = fmt.Errorf("evidence: %s: killed after timeout %s", c.argv[0], timeout)

@@ -66,6 +66,7 @@ type gutJob struct {
 	bin     string
 	tests   []string
 	timeout time.Duration
+	watch   *testWatch
 	env     []string
 }
 
@@ -268,7 +269,13 @@ func (m *Module) GutCheck(ctx context.Context, targets []GutTarget, opts *GutOpt
 				continue
 			}
 			timeout := time.Duration(o.TimeoutFactor*float64(budget)) + o.TimeoutSlack
-			job := &gutJob{mut: mu, pkg: p, tests: runnable, timeout: timeout, env: []string{fmt.Sprintf("%s=%d", MutantEnv, mu.id)}}
+			// Each test is also held to the same rule on its own, so a test
+			// the mutant hangs is caught within its budget, not the run's.
+			watch := &testWatch{Budget: map[string]time.Duration{}}
+			for _, n := range runnable {
+				watch.Budget[n] = time.Duration(o.TimeoutFactor*float64(baseline[p][n].Elapsed)) + o.TimeoutSlack
+			}
+			job := &gutJob{mut: mu, pkg: p, tests: runnable, timeout: timeout, watch: watch, env: []string{fmt.Sprintf("%s=%d", MutantEnv, mu.id)}}
 			if mode == GutSchemata {
 				job.bin = mutBins[p]
 			}
@@ -344,7 +351,7 @@ func (m *Module) GutCheck(ctx context.Context, targets []GutTarget, opts *GutOpt
 		if !skip {
 			args := []string{"-test.run", runPattern(j.tests), "-test.count=1", "-test.v=test2json",
 				"-test.paniconexit0", "-test.failfast"}
-			ex = m.runBinary(ctx, j.bin, j.pkg, j.env, j.timeout, args...)
+			ex = m.runBinaryWatched(ctx, j.bin, j.pkg, j.env, j.timeout, j.watch, args...)
 			caught = mutantCaught(ex, j.tests)
 		}
 		j.mut.mu.Lock()
@@ -416,6 +423,9 @@ func mutantCaught(ex *Exec, tests []string) []string {
 		if r.Verdict == Fail {
 			caught = append(caught, r.Name)
 		}
+	}
+	if ex.HungTest != "" && !slices.Contains(caught, ex.HungTest) {
+		caught = append(caught, ex.HungTest)
 	}
 	if len(caught) == 0 && (ex.TimedOut || ex.ExitCode > 0) {
 		// The binary failed outside any requested test (init, TestMain).
