@@ -143,10 +143,7 @@ func evidenceRunRun(opts *EvidenceRunOptions) error {
 		return err
 	}
 	defer d.Close()
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := orBackground(opts.Ctx)
 	eng, err := gates.NewEngine(ctx, d, gates.Options{Jobs: opts.Jobs, Force: opts.Force, Progress: progressPrinter(opts.IO)})
 	if err != nil {
 		return err

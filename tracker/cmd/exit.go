@@ -62,6 +62,15 @@ func Execute(f *Factory, args []string) int {
 	return ExecuteContext(context.Background(), f, args)
 }
 
+// orBackground is ctx, or context.Background for options built without a
+// command (tests calling a Run function directly).
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
 // ExecuteContext is Execute with a context that long-running commands
 // (gate runs) give up on when it is canceled.
 func ExecuteContext(ctx context.Context, f *Factory, args []string) int {

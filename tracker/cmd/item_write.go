@@ -152,10 +152,7 @@ func itemUpdateRun(opts *ItemUpdateOptions) error {
 	}
 	req := workflow.StatusRequest{Kind: opts.Kind, IDs: opts.IDs, To: opts.Status, Reason: opts.Reason,
 		Override: opts.Override, Execute: opts.Execute}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := orBackground(opts.Ctx)
 	plan, err := workflow.UpdateStatus(ctx, d, gk, req, opts.Hooks)
 	if plan != nil {
 		if perr := printStatusPlan(opts.IO, plan, err == nil); perr != nil {
